@@ -3,7 +3,7 @@
 On Lambda the layer is unpacked to /opt, which is read-only, and the construct stages it without byte
 code (cdk_stream_fn/runtime_layer.py), so every cold start compiles the runtime's start-up modules from
 source. The cold-start figure "as deployed" runs stream_fn from such a layer. The layer is staged by
-`stage_layer` of cdk_stream_fn.runtime_layer in a child process (`python -m benchmarks.deployed_layer
+`stage_layer` of cdk_stream_fn.construct.runtime_layer in a child process (`python -m benchmarks.deployed_layer
 OUTDIR`), because importing that module starts a jsii kernel, which the benchmark process must not carry.
 Files and directories are then made read-only. A benchmark run as root ignores file modes, so the runtime
 also gets PYTHONDONTWRITEBYTECODE=1, and `bytecode_written` checks afterwards that nothing was cached.
@@ -92,7 +92,11 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m benchmarks.deployed_layer OUTDIR", file=sys.stderr)
         return 2
-    from cdk_stream_fn.runtime_layer import installed_runtime_directory, read_runtime_package, stage_layer
+    from cdk_stream_fn.construct.runtime_layer import (
+        installed_runtime_directory,
+        read_runtime_package,
+        stage_layer,
+    )
 
     stage_layer(read_runtime_package(installed_runtime_directory()), pathlib.Path(argv[1]))
     return 0

@@ -31,7 +31,7 @@ COLD_START_AS_DEPLOYED = Figure(
     unit="ms",
     method=(
         "Same runs as the cold start, one more runtime interleaved with them: stream_fn started through the "
-        "wrapper of a layer staged by the construct's own code (cdk_stream_fn.runtime_layer, without "
+        "wrapper of a layer staged by the construct's own code (cdk_stream_fn.construct.runtime_layer, without "
         "`__pycache__`) and made read-only, as Lambda's /opt is, so the runtime's modules are compiled from "
         "source at every start, as on Lambda. awslambdaric keeps its bytecode cache, as the managed runtime's "
         "client in /var/runtime ships compiled. The handler module's cache is there for both."

@@ -29,8 +29,8 @@ from benchmarks.measure_runtime import MeasurementError
 from benchmarks.references import Log
 from benchmarks.service import LoopThread
 from benchmarks.stats import Comparison, Figure, Target
-from cdk_stream_fn.emulator.config import FunctionConfig
-from cdk_stream_fn.emulator.service import Emulator
+from cdk_stream_fn.emulator.app.service import Emulator
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
 WEBAPP_DIR = pathlib.Path(__file__).resolve().parent / "webapp"
 STREAM_FN_ASGI = "stream_fn_asgi"

@@ -18,11 +18,11 @@ import time
 from collections.abc import Coroutine, Iterator
 from typing import Any, Protocol, TypeVar
 
-from cdk_stream_fn.emulator.config import FunctionConfig
-from cdk_stream_fn.emulator.function_url import FunctionUrlServer
-from cdk_stream_fn.emulator.invocation import Invocation, InvocationFailed, InvokeRequest
-from cdk_stream_fn.emulator.pool import FunctionPool
-from cdk_stream_fn.emulator.runtime_api import RuntimeApiServer
+from cdk_stream_fn.emulator.front_doors.function_url import FunctionUrlServer
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
+from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvocationFailed, InvokeRequest
+from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
+from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
 
 BODY_HEAD_BYTES = 1024
 T = TypeVar("T")

@@ -9,16 +9,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .options import ApiGatewayOptions, CloudFrontOptions
-    from .streaming_function import BundlingError, StreamingFunction
+    from .construct.options import ApiGatewayOptions, CloudFrontOptions
+    from .construct.streaming_function import BundlingError, StreamingFunction
 
 __all__ = ["ApiGatewayOptions", "BundlingError", "CloudFrontOptions", "StreamingFunction"]
 
 _LAZY_EXPORTS = {
-    "StreamingFunction": ".streaming_function",
-    "BundlingError": ".streaming_function",
-    "CloudFrontOptions": ".options",
-    "ApiGatewayOptions": ".options",
+    "StreamingFunction": ".construct.streaming_function",
+    "BundlingError": ".construct.streaming_function",
+    "CloudFrontOptions": ".construct.options",
+    "ApiGatewayOptions": ".construct.options",
 }
 
 

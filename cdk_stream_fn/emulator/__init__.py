@@ -1,25 +1,23 @@
 """The local Lambda service: Runtime API, function URLs and the Lambda API, with real streaming.
 
-One module per job:
+In layers, each a folder, each importing only the layers below it:
 
-- `runtime_api` / `runtime_api_bodies`: the Runtime API of one sandbox (`RuntimeApiServer`), RAPID's
-  status codes and checks, answered inside the connection's callbacks; what it does with each body;
-- `invocation`: one invocation between a front end and a runtime (`Invocation`, `InvokeRequest`),
-  with a bounded pipe so backpressure reaches the runtime;
-- `sandbox` / `pool`: runtime processes under Lambda's rules (timeouts, crashes, init errors), one
-  invocation per sandbox, a bounded number of sandboxes per function;
-- `function_url` / `url_event` / `prelude`: function URLs (payload format 2.0, prelude decoding);
-- `lambda_api` / `event_stream`: `Invoke` and `InvokeWithResponseStream` for boto3;
-- `assembly` / `synth`: functions from a CDK app; `service`: all of it together (`Emulator`);
-- `http11` / `http_parsing` / `http_framing`: the HTTP/1.1 server all three servers share (an asyncio
-  protocol with httptools' llhttp parser), request parsing into events, response bytes;
-- `limits` / `shaping` / `config`: the platform's numbers, bandwidth shaping, settings.
+- `app/`: the service `serve` runs (`service.Emulator`), functions read from a CDK cloud assembly
+  (`assembly`), synthesized on demand (`synth`);
+- `front_doors/`: how callers reach a function: its function URL (`function_url`, with `url_event` and
+  the `prelude` decoder) and the Lambda API (`lambda_api`, `event_stream` for InvokeWithResponseStream);
+- `sandboxes/`: the execution side: the Runtime API of each sandbox (`runtime_api`, with `bodies`),
+  the runtime processes it serves (`sandbox`, `pool`, `config`), the invocations that travel between a
+  front door and a runtime (`invocation`), bandwidth shaping (`shaping`);
+- `http/`: the HTTP/1.1 server all three servers share (`connection`, an asyncio protocol with httptools'
+  llhttp parser), request parsing into events (`parsing`), response bytes (`framing`);
+- `limits`: the platform's numbers, each with its source.
 
 Programmatic use, e.g. as a loopback Runtime API for any runtime::
 
     import asyncio
-    from cdk_stream_fn.emulator.invocation import InvokeRequest
-    from cdk_stream_fn.emulator.runtime_api import RuntimeApiServer
+    from cdk_stream_fn.emulator.sandboxes.invocation import InvokeRequest
+    from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
 
     async def main() -> None:
         api = await RuntimeApiServer.start(timeout_seconds=60)

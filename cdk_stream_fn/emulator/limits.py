@@ -1,14 +1,21 @@
 """The Lambda service limits and wire constants the emulator enforces, each with its source.
 
-Sizes follow RAPID (aws/aws-lambda-runtime-interface-emulator, `lambda/interop/model.go`), where
-"6 MB" is 6 MiB and the AWS documentation's MB are MiB throughout.
+Sizes follow RAPID (aws/aws-lambda-runtime-interface-emulator, `lambda/interop/model.go`); a megabyte is
+2^20 bytes throughout, as Lambda counts its limits (`cdk_stream_fn.contract`).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-MIB: Final = 1024 * 1024
+from cdk_stream_fn.contract import (
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_SECONDS,
+    STREAMED_RESPONSE_LIMIT_MB,
+)
+from cdk_stream_fn.contract import MB as MIB
+
+__all__ = ["DEFAULT_MEMORY_MB", "DEFAULT_TIMEOUT_SECONDS"]
 
 #: Largest buffered response a runtime may POST: RAPID's `MaxPayloadSize` (6 MiB + 100 bytes). Above it
 #: the Runtime API answers 413 `{"errorType": "RequestEntityTooLarge", ...}` and the caller gets
@@ -17,7 +24,7 @@ MAX_BUFFERED_RESPONSE_BYTES: Final = 6 * MIB + 100
 
 #: Largest streamed response (the documented 200 MB, raised from 20 MB in July 2025). The stream is cut
 #: there and reported as `Function.ResponseSizeTooLarge`.
-MAX_STREAMED_RESPONSE_BYTES: Final = 200 * MIB
+MAX_STREAMED_RESPONSE_BYTES: Final = STREAMED_RESPONSE_LIMIT_MB * MIB
 
 #: Largest synchronous request payload: "N byte payload is too large for the RequestResponse invocation
 #: type (limit 6291456 bytes)" is Lambda's own message. For a function URL it bounds the built event.
@@ -34,10 +41,6 @@ MAX_PRELUDE_BYTES: Final = 16 * 1024
 
 #: Lambda's init phase limit (10 s for on-demand functions).
 INIT_TIMEOUT_SECONDS: Final = 10.0
-
-#: Defaults of `AWS::Lambda::Function` when the template leaves them out.
-DEFAULT_TIMEOUT_SECONDS: Final = 3
-DEFAULT_MEMORY_MB: Final = 128
 
 #: Bytes read from a socket at a time: large enough that a 200 MB stream costs few Python iterations,
 #: small enough that a chunk is forwarded the moment it arrives.

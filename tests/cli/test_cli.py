@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from cdk_stream_fn.cli import print_endpoints
-from cdk_stream_fn.client import ProgressLine, StreamStats, _signed_headers, format_size, is_local
-from cdk_stream_fn.emulator.config import FunctionConfig
-from cdk_stream_fn.emulator.service import Endpoint
+from cdk_stream_fn.cli.client import ProgressLine, StreamStats, _signed_headers, format_size, is_local
+from cdk_stream_fn.cli.serve import print_endpoints
+from cdk_stream_fn.emulator.app.service import Endpoint
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
 from .serve_process import REPO, ServeProcess
 

@@ -167,7 +167,7 @@ def test_env_values_must_be_key_value() -> None:
 
 @pytest.fixture(scope="module")
 def example_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from cdk_stream_fn.emulator.synth import synthesize
+    from cdk_stream_fn.emulator.app.synth import synthesize
 
     yield synthesize(REPO, tmp_path_factory.mktemp("example") / "cdk.out")
 
@@ -188,7 +188,7 @@ def test_serve_reads_an_existing_assembly_and_passes_env(example_assembly: Path)
 
 @pytest.mark.slow
 def test_the_example_assembly_reads_as_the_construct_wrote_it(example_assembly: Path) -> None:
-    from cdk_stream_fn.emulator.assembly import read_assembly
+    from cdk_stream_fn.emulator.app.assembly import read_assembly
 
     functions = {
         function.name: function for function in read_assembly(example_assembly, region="eu-central-1")

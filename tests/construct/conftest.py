@@ -26,7 +26,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 
 from cdk_stream_fn import ApiGatewayOptions, CloudFrontOptions, StreamingFunction
-from cdk_stream_fn.cloudfront import grant_cloudfront_invoke_function
+from cdk_stream_fn.construct.cloudfront import grant_cloudfront_invoke_function
 
 from .support import HELLO, new_app, synthesize_or_fail, templates_of
 

@@ -17,7 +17,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from cdk_stream_fn import BundlingError, StreamingFunction
-from cdk_stream_fn.code_bundling import function_code
+from cdk_stream_fn.construct.code_bundling import function_code
 from cdk_stream_fn.dependencies import (
     DependencyInstallError,
     LambdaPlatform,

@@ -29,7 +29,7 @@ def test_package_and_options_import_without_aws_cdk() -> None:
 
 def test_lazy_export_resolves_to_the_construct() -> None:
     import cdk_stream_fn
-    from cdk_stream_fn.streaming_function import StreamingFunction
+    from cdk_stream_fn.construct.streaming_function import StreamingFunction
 
     assert cdk_stream_fn.StreamingFunction is StreamingFunction
 

@@ -12,7 +12,7 @@ import pytest
 import stream_fn
 
 from cdk_stream_fn import StreamingFunction
-from cdk_stream_fn.runtime_layer import (
+from cdk_stream_fn.construct.runtime_layer import (
     RuntimePackageError,
     installed_runtime_directory,
     read_runtime_package,

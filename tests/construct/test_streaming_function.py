@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match
 
-from cdk_stream_fn.streaming_function import supported_python_runtimes
+from cdk_stream_fn.construct.streaming_function import supported_python_runtimes
 
 from .conftest import (
     ALL_OPTIONS,

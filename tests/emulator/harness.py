@@ -152,7 +152,7 @@ class ServedEmulator:
     """An `Emulator` serving `functions` on ephemeral ports, on its own loop thread."""
 
     def __init__(self, functions: list, **options: Any) -> None:
-        from cdk_stream_fn.emulator.service import Emulator
+        from cdk_stream_fn.emulator.app.service import Emulator
 
         self.loop = LoopThread()
         self.log_lines: list[tuple[str, str]] = []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_stream_fn.emulator.assembly import AssemblyError, read_assembly
+from cdk_stream_fn.emulator.app.assembly import AssemblyError, read_assembly
 
 
 def function_resource(asset: str = "asset.abc", **properties: object) -> dict:

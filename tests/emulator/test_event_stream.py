@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
 
-from cdk_stream_fn.emulator.event_stream import encode_message, invoke_complete, payload_chunk
+from cdk_stream_fn.emulator.front_doors.event_stream import encode_message, invoke_complete, payload_chunk
 
 
 def decode_all(data: bytes) -> list:

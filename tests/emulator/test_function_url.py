@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cdk_stream_fn.emulator.config import FunctionConfig
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
 from .harness import ServedEmulator, wait_for_log
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import h11
 import pytest
 
-from cdk_stream_fn.emulator.http_framing import (
+from cdk_stream_fn.emulator.http.framing import (
     CONTINUE,
     CRLF,
     LAST_CHUNK,

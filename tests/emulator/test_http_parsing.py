@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cdk_stream_fn.emulator.http_parsing import BadRequest, EndOfMessage, Request, RequestEvent, RequestParser
+from cdk_stream_fn.emulator.http.parsing import BadRequest, EndOfMessage, Request, RequestEvent, RequestParser
 
 CHUNKED_WITH_TRAILERS = (
     b"POST /2018-06-01/runtime/invocation/abc/response HTTP/1.1\r\n"

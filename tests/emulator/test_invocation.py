@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from cdk_stream_fn.emulator.invocation import (
+from cdk_stream_fn.emulator.sandboxes.invocation import (
     FunctionError,
     Invocation,
     InvocationFailed,

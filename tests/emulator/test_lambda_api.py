@@ -17,8 +17,8 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from cdk_stream_fn.emulator import lambda_api
-from cdk_stream_fn.emulator.config import FunctionConfig
+from cdk_stream_fn.emulator.front_doors import lambda_api
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
 from .harness import ServedEmulator, wait_for_log
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cdk_stream_fn.emulator.prelude import Prelude, PreludeDecoder, PreludeError
+from cdk_stream_fn.emulator.front_doors.prelude import Prelude, PreludeDecoder, PreludeError
 
 PRELUDE = {
     "statusCode": 201,

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from cdk_stream_fn.emulator import limits
-from cdk_stream_fn.emulator.invocation import Invocation, InvocationFailed, InvokeRequest
-from cdk_stream_fn.emulator.runtime_api import RuntimeApiServer
+from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvocationFailed, InvokeRequest
+from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
 
 from .harness import LoopThread, RawRuntime, Reply, buffered, chunk, streaming_head
 

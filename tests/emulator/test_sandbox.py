@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from cdk_stream_fn.emulator.config import FunctionConfig
-from cdk_stream_fn.emulator.invocation import Invocation, InvocationFailed
-from cdk_stream_fn.emulator.pool import FunctionPool
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
+from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvocationFailed
+from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
 
 pytestmark = pytest.mark.timeout(60)
 

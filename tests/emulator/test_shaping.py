@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cdk_stream_fn.emulator.shaping import TokenBucket
+from cdk_stream_fn.emulator.sandboxes.shaping import TokenBucket
 
 from .harness import LoopThread, RawRuntime, chunk, streaming_head
 from .test_runtime_api import Api

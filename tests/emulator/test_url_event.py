@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from cdk_stream_fn.emulator.url_event import build_url_event, is_text, url_id
+from cdk_stream_fn.emulator.front_doors.url_event import build_url_event, is_text, url_id
 
 NOW = 1_700_000_000.123
 

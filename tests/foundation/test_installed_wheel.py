@@ -107,7 +107,9 @@ def test_wheel_carries_both_packages_the_wrapper_and_the_console_script(wheel: P
         ).decode()
     for expected in (
         "cdk_stream_fn/__init__.py",
-        "cdk_stream_fn/streaming_function.py",
+        "cdk_stream_fn/construct/streaming_function.py",
+        "cdk_stream_fn/emulator/sandboxes/runtime_api.py",
+        "cdk_stream_fn/cli/__main__.py",
         "cdk_stream_fn/py.typed",
         "stream_fn/__init__.py",
         "stream_fn/__main__.py",

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from emulator.harness import ServedEmulator
 
-from cdk_stream_fn.emulator.config import FunctionConfig
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = (REPO_ROOT / "README.md").read_text()

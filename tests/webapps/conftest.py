@@ -16,7 +16,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from emulator.harness import ServedEmulator
 
-from cdk_stream_fn.emulator.config import FunctionConfig
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
 APPS = Path(__file__).parent / "apps"
 EXAMPLE = Path(__file__).resolve().parents[2] / "functions" / "events"

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from emulator.harness import ServedEmulator
 
-from cdk_stream_fn.emulator.config import FunctionConfig
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
 from .conftest import APPS, logs_of, wait_for_log
 

@@ -13,12 +13,12 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from cdk_stream_fn.emulator.http11 import Request
-from cdk_stream_fn.emulator.invocation import FunctionError, Invocation
-from cdk_stream_fn.emulator.shaping import TokenBucket
+from cdk_stream_fn.emulator.http.connection import Request
+from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation
+from cdk_stream_fn.emulator.sandboxes.shaping import TokenBucket
 
 if TYPE_CHECKING:
-    from cdk_stream_fn.emulator.runtime_api import RuntimeConnection
+    from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeConnection
 
 log = logging.getLogger("cdk_stream_fn.emulator")
 

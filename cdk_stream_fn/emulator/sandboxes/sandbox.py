@@ -21,9 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from cdk_stream_fn.emulator import limits
-from cdk_stream_fn.emulator.config import FunctionConfig, lambda_environment
-from cdk_stream_fn.emulator.invocation import FunctionError, Invocation
-from cdk_stream_fn.emulator.runtime_api import RuntimeApiServer
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig, lambda_environment
+from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation
+from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
 
 log = logging.getLogger("cdk_stream_fn.emulator")
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from cdk_stream_fn.emulator.config import FunctionConfig
-from cdk_stream_fn.emulator.invocation import FunctionError, Invocation, InvokeRequest
-from cdk_stream_fn.emulator.sandbox import LogSink, Sandbox, print_log_line
+from cdk_stream_fn.contract import DEFAULT_MAX_SANDBOXES
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
+from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation, InvokeRequest
+from cdk_stream_fn.emulator.sandboxes.sandbox import LogSink, Sandbox, print_log_line
 
 log = logging.getLogger("cdk_stream_fn.emulator")
-
-DEFAULT_MAX_SANDBOXES = 4
 
 
 class FunctionPool:

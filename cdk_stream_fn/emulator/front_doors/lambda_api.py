@@ -26,12 +26,19 @@ import time
 from collections.abc import Mapping
 from urllib.parse import parse_qs, unquote
 
-from cdk_stream_fn.emulator import event_stream, limits
-from cdk_stream_fn.emulator.http11 import BodyTooLarge, ClientGone, HttpConnection, HttpServer, Request
-from cdk_stream_fn.emulator.invocation import FunctionError, Invocation, InvocationFailed
-from cdk_stream_fn.emulator.pool import FunctionPool
-from cdk_stream_fn.emulator.runtime_api_bodies import response_too_large
-from cdk_stream_fn.emulator.sandbox import LOG_TAIL_BYTES
+from cdk_stream_fn.emulator import limits
+from cdk_stream_fn.emulator.front_doors import event_stream
+from cdk_stream_fn.emulator.http.connection import (
+    BodyTooLarge,
+    ClientGone,
+    HttpConnection,
+    HttpServer,
+    Request,
+)
+from cdk_stream_fn.emulator.sandboxes.bodies import response_too_large
+from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation, InvocationFailed
+from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
+from cdk_stream_fn.emulator.sandboxes.sandbox import LOG_TAIL_BYTES
 
 log = logging.getLogger("cdk_stream_fn.emulator")
 

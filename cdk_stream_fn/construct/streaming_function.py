@@ -21,12 +21,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from ..contract import METADATA_KEY, METADATA_VERSION
+from ..dependencies import LambdaPlatform
 from . import metrics
 from . import validation as check
 from .acknowledgements import acknowledge
 from .alarms import AlarmThresholds, create_alarms
 from .code_bundling import PythonDependencyBundler, function_code
-from .dependencies import LambdaPlatform
 from .options import ApiGatewayOptions, CloudFrontOptions
 from .runtime_layer import EXEC_WRAPPER_PATH, runtime_layer
 
@@ -39,9 +40,6 @@ if TYPE_CHECKING:
     from aws_cdk import aws_ec2 as ec2
     from aws_cdk import aws_sns as sns
 
-METADATA_KEY = "cdk-stream-fn"
-"""Resource metadata key on each function, read by `cdk-stream-fn serve` (docs/architecture.md)."""
-METADATA_VERSION = 1
 DEFAULT_MEMORY_MIB = 512
 DEFAULT_TIMEOUT_MINUTES = 5
 

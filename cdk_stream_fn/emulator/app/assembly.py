@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cdk_stream_fn.contract import METADATA_KEY, METADATA_VERSION
 from cdk_stream_fn.emulator import limits
-from cdk_stream_fn.emulator.config import FunctionConfig
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
-METADATA_KEY = "cdk-stream-fn"
-SUPPORTED_METADATA_VERSIONS = frozenset({1})
+SUPPORTED_METADATA_VERSIONS = frozenset({METADATA_VERSION})
 
 Warn = Callable[[str], None]
 

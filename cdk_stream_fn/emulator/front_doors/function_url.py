@@ -25,17 +25,23 @@ import time
 from collections.abc import AsyncIterator
 
 from cdk_stream_fn.emulator import limits
-from cdk_stream_fn.emulator.http11 import BodyTooLarge, ClientGone, HttpConnection, HttpServer, Request
-from cdk_stream_fn.emulator.invocation import (
+from cdk_stream_fn.emulator.front_doors.prelude import Prelude, PreludeDecoder, PreludeError
+from cdk_stream_fn.emulator.front_doors.url_event import build_url_event
+from cdk_stream_fn.emulator.http.connection import (
+    BodyTooLarge,
+    ClientGone,
+    HttpConnection,
+    HttpServer,
+    Request,
+)
+from cdk_stream_fn.emulator.sandboxes.invocation import (
     Invocation,
     InvocationFailed,
     ResponseHead,
     new_request_id,
     new_trace_id,
 )
-from cdk_stream_fn.emulator.pool import FunctionPool
-from cdk_stream_fn.emulator.prelude import Prelude, PreludeDecoder, PreludeError
-from cdk_stream_fn.emulator.url_event import build_url_event
+from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
 
 log = logging.getLogger("cdk_stream_fn.emulator")
 

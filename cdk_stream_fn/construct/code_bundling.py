@@ -16,7 +16,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
-from .dependencies import LambdaPlatform, Requirements, find_requirements, install_dependencies
+from ..dependencies import LambdaPlatform, Requirements, find_requirements, install_dependencies
 from .runtime_layer import local_bundling
 
 EXCLUDED_PATTERNS: tuple[str, ...] = (

@@ -27,7 +27,7 @@ from http import HTTPStatus
 from typing import cast
 
 from cdk_stream_fn.emulator import limits
-from cdk_stream_fn.emulator.http_framing import (
+from cdk_stream_fn.emulator.http.framing import (
     CONTINUE,
     CRLF,
     LAST_CHUNK,
@@ -35,7 +35,7 @@ from cdk_stream_fn.emulator.http_framing import (
     plain_response_head,
     response_head,
 )
-from cdk_stream_fn.emulator.http_parsing import BadRequest, EndOfMessage, Request, RequestParser
+from cdk_stream_fn.emulator.http.parsing import BadRequest, EndOfMessage, Request, RequestParser
 
 log = logging.getLogger("cdk_stream_fn.emulator")
 

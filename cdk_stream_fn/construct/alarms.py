@@ -19,8 +19,6 @@ from . import metrics
 if TYPE_CHECKING:
     from aws_cdk import aws_sns as sns
 
-BYTES_PER_MB = 1_000_000
-
 
 @dataclass(frozen=True)
 class AlarmThresholds:
@@ -72,7 +70,7 @@ def create_alarms(
         alarm(
             "StreamedBytesAlarm",
             metrics.streamed_outbound_bytes(function),
-            megabytes * BYTES_PER_MB,
+            megabytes * 1_000_000,
             f"An invocation of {name} streamed more than {megabytes:g} MB. Lambda ends a streamed response "
             "at 200 MB, so larger responses are about to be cut off.",
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

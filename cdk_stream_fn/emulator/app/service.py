@@ -9,17 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from cdk_stream_fn.emulator.config import FunctionConfig
-from cdk_stream_fn.emulator.function_url import FunctionUrlServer
-from cdk_stream_fn.emulator.lambda_api import LambdaApiServer
-from cdk_stream_fn.emulator.pool import DEFAULT_MAX_SANDBOXES, FunctionPool
-from cdk_stream_fn.emulator.sandbox import LogSink, print_log_line
+from cdk_stream_fn.contract import DEFAULT_API_PORT, DEFAULT_MAX_SANDBOXES, DEFAULT_URL_PORT
+from cdk_stream_fn.emulator.front_doors.function_url import FunctionUrlServer
+from cdk_stream_fn.emulator.front_doors.lambda_api import LambdaApiServer
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
+from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
+from cdk_stream_fn.emulator.sandboxes.sandbox import LogSink, print_log_line
 
 log = logging.getLogger("cdk_stream_fn.emulator")
-
-DEFAULT_URL_PORT = 9000
-#: The port `sam local start-lambda` uses for the same job.
-DEFAULT_API_PORT = 3001
 
 
 class PortInUseError(OSError):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 
+from ..contract import STREAMED_RESPONSE_LIMIT_MB
 from .options import MAX_ORIGIN_READ_TIMEOUT_SECONDS, CloudFrontOptions
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ MIN_MEMORY_MIB = 128
 MAX_MEMORY_MIB = 10240
 MAX_TIMEOUT_SECONDS = 15 * 60
 MIN_PYTHON_MINOR = 12
-STREAMED_RESPONSE_LIMIT_MB = 200
 MAX_DESCRIPTION_LENGTH = 256
 
 _HANDLER = re.compile(r"(?P<module>[A-Za-z_]\w*(?:[./][A-Za-z_]\w*)*)\.(?P<function>[A-Za-z_]\w*)")

@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from urllib.parse import unquote
 
 from cdk_stream_fn.emulator import limits
-from cdk_stream_fn.emulator.http11 import (
+from cdk_stream_fn.emulator.http.connection import (
     BadRequest,
     ClientGone,
     HttpConnection,
@@ -43,8 +43,7 @@ from cdk_stream_fn.emulator.http11 import (
     Request,
     reject_bad_request,
 )
-from cdk_stream_fn.emulator.invocation import FunctionError, Invocation, InvokeRequest, Milestone
-from cdk_stream_fn.emulator.runtime_api_bodies import (
+from cdk_stream_fn.emulator.sandboxes.bodies import (
     ERROR_TYPE_FIELD,
     BodyReader,
     CollectedBody,
@@ -53,7 +52,8 @@ from cdk_stream_fn.emulator.runtime_api_bodies import (
     response_too_large,
     truncated_response,
 )
-from cdk_stream_fn.emulator.shaping import TokenBucket
+from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation, InvokeRequest, Milestone
+from cdk_stream_fn.emulator.sandboxes.shaping import TokenBucket
 
 log = logging.getLogger("cdk_stream_fn.emulator")
 

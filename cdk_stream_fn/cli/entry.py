@@ -1,0 +1,144 @@
+"""`cdk-stream-fn`: serve streaming functions locally, and watch a stream arrive.
+
+    cdk-stream-fn serve                                  # in a CDK app directory: every StreamingFunction
+    cdk-stream-fn serve --handler app.handler --code .   # one function, no CDK
+    cdk-stream-fn invoke http://127.0.0.1:9000/          # a function URL (local or deployed)
+    cdk-stream-fn invoke NAME --endpoint-url http://127.0.0.1:3001
+
+Only the standard library is imported here; the emulator, boto3 and (to synthesize) the CDK app are
+loaded by the command that needs them, so `--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cdk_stream_fn import contract
+from cdk_stream_fn.cli.errors import EXIT_USAGE, CliError
+from cdk_stream_fn.cli.invoke import run_invoke
+from cdk_stream_fn.cli.serve import run_serve
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cdk-stream-fn",
+        description="Stream HTTP responses from Python on AWS Lambda: run them locally, watch them arrive.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve functions locally: function URLs and the Lambda API, with real streaming",
+        description=(
+            "Serve streaming functions on 127.0.0.1 with the real Lambda streaming protocol. In a CDK app "
+            "directory (cdk.json), synthesize the app and serve every StreamingFunction; with --handler and "
+            "--code, serve one function without CDK. Ctrl-C stops everything."
+        ),
+    )
+    single = serve.add_argument_group("one function without CDK")
+    single.add_argument("--handler", help="the handler, module.function (e.g. app.handler)")
+    single.add_argument("--code", type=Path, help="the function's code directory (default: .)")
+    single.add_argument(
+        "--name", default="function", help="the function's name for the Lambda API (default: function)"
+    )
+    single.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help=f"timeout in seconds (default: {contract.DEFAULT_TIMEOUT_SECONDS}; in a CDK app, each function's own)",
+    )
+    single.add_argument(
+        "--memory",
+        type=int,
+        default=None,
+        help=f"memory in MiB (default: {contract.DEFAULT_MEMORY_MB}; in a CDK app, each function's own)",
+    )
+    cdk = serve.add_argument_group("a CDK app")
+    cdk.add_argument("--app-dir", type=Path, default=Path("."), help="the CDK app directory (default: .)")
+    cdk.add_argument(
+        "--assembly",
+        type=Path,
+        help="serve an existing cloud assembly (e.g. cdk.out) instead of synthesizing",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=contract.DEFAULT_URL_PORT,
+        help=f"the first function URL port (default: {contract.DEFAULT_URL_PORT}; 0: any)",
+    )
+    serve.add_argument(
+        "--api-port",
+        type=int,
+        default=contract.DEFAULT_API_PORT,
+        help=f"the Lambda API port (default: {contract.DEFAULT_API_PORT}; 0: any)",
+    )
+    serve.add_argument(
+        "--runtime-command",
+        help="start this runtime instead of `python -m stream_fn`; the handler is appended, or replaces "
+        "{handler} (e.g. 'node /path/aws-lambda-ric/bin/index.mjs')",
+    )
+    serve.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set an environment variable in every function",
+    )
+    serve.add_argument(
+        "--region", default=None, help="the region functions see (default: AWS_REGION or us-east-1)"
+    )
+    serve.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=contract.DEFAULT_MAX_SANDBOXES,
+        help=f"runtime processes per function at most (default: {contract.DEFAULT_MAX_SANDBOXES})",
+    )
+    serve.add_argument(
+        "--shape-bandwidth",
+        action="store_true",
+        help="throttle streams as Lambda does: 6 MiB at full speed, then 2 MiB/s",
+    )
+    serve.add_argument("--verbose", "-v", action="store_true", help="log every request and runtime start")
+    serve.set_defaults(run=run_serve)
+
+    invoke = commands.add_parser(
+        "invoke",
+        help="invoke a function or function URL and print its stream as it arrives",
+        description=(
+            "Print a response stream to stdout as it arrives; time to first byte, bytes and throughput go to "
+            "stderr. TARGET is a function URL (signed with SigV4 when credentials are available and the host is "
+            "not local) or a function name (InvokeWithResponseStream; use --endpoint-url for the emulator)."
+        ),
+    )
+    invoke.add_argument("target", metavar="TARGET", help="a function URL (http[s]://...) or a function name")
+    data = invoke.add_mutually_exclusive_group()
+    data.add_argument(
+        "--data", "-d", help="the payload (JSON for a function name; the request body for a URL)"
+    )
+    data.add_argument("--data-file", type=Path, help="read the payload from a file ('-' for stdin)")
+    invoke.add_argument("--endpoint-url", help="the Lambda API endpoint (e.g. http://127.0.0.1:3001)")
+    invoke.add_argument(
+        "--region", default=None, help="the AWS region (default: from your AWS configuration)"
+    )
+    invoke.add_argument(
+        "--method", default=None, help="the HTTP method for a URL (default: POST with data, else GET)"
+    )
+    invoke.add_argument("--quiet", "-q", action="store_true", help="print the stream only, no statistics")
+    invoke.set_defaults(run=run_invoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except CliError as error:
+        print(f"cdk-stream-fn: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

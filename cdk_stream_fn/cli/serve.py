@@ -1,0 +1,200 @@
+"""`cdk-stream-fn serve`: the functions of a CDK app (or one handler) on the local emulator.
+
+Only the standard library is imported at module level; the emulator loads when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from cdk_stream_fn.cli.errors import CliError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+    from cdk_stream_fn.emulator.app.service import Emulator
+    from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import tempfile
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="cdk-stream-fn: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        logging.getLogger("asyncio").setLevel(logging.WARNING)
+    environment = _parse_env(args.env)
+    region = (
+        args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    )
+    with tempfile.TemporaryDirectory(prefix="cdk-stream-fn-") as scratch:
+        functions = _functions_to_serve(args, region=region, environment=environment, scratch=Path(scratch))
+        problems = [problem for function in functions for problem in function.problems()]
+        if problems:
+            raise CliError("cannot serve:\n  " + "\n  ".join(problems))
+        return asyncio.run(_serve(functions, args))
+
+
+def _functions_to_serve(
+    args: argparse.Namespace, *, region: str, environment: dict[str, str], scratch: Path
+) -> list[FunctionConfig]:
+    from dataclasses import replace
+
+    from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
+
+    # What the command line sets; the rest comes from FunctionConfig's defaults or the CDK app.
+    overrides: dict[str, Any] = {}
+    if args.runtime_command:
+        overrides["runtime_command"] = _split_command(args.runtime_command)
+    if args.timeout is not None:
+        overrides["timeout_seconds"] = args.timeout
+    if args.memory is not None:
+        overrides["memory_mb"] = args.memory
+    if args.handler or args.code:
+        if not args.handler:
+            raise CliError("--code needs --handler (module.function)")
+        code_dir = (args.code or Path(".")).resolve()
+        single = FunctionConfig(
+            args.name, args.handler, code_dir, environment=environment, region=region, **overrides
+        )
+        return [single]
+    return [
+        replace(function, environment={**function.environment, **environment}, **overrides)
+        for function in _functions_from_cdk(args, region=region, scratch=scratch)
+    ]
+
+
+def _functions_from_cdk(args: argparse.Namespace, *, region: str, scratch: Path) -> list[FunctionConfig]:
+    from cdk_stream_fn.emulator.app.assembly import AssemblyError, read_assembly
+    from cdk_stream_fn.emulator.app.synth import SynthError, is_cdk_app, synthesize
+
+    if args.assembly is not None:
+        assembly = args.assembly.resolve()
+    else:
+        app_dir = args.app_dir.resolve()
+        if not is_cdk_app(app_dir):
+            raise CliError(
+                f"no cdk.json in {app_dir}: run `serve` in a CDK app directory (or pass --app-dir or --assembly), "
+                "or serve one function with --handler module.function --code DIR"
+            )
+        print(f"cdk-stream-fn: synthesizing the CDK app in {app_dir} ...", file=sys.stderr, flush=True)
+        try:
+            assembly = synthesize(app_dir, scratch / "cdk.out")
+        except SynthError as error:
+            raise CliError(str(error)) from None
+
+    def warn(message: str) -> None:
+        print(f"cdk-stream-fn: warning: {message}", file=sys.stderr)
+
+    try:
+        functions = read_assembly(assembly, region=region, warn=warn)
+    except AssemblyError as error:
+        raise CliError(str(error)) from None
+    if not functions:
+        raise CliError(
+            f"the cloud assembly in {assembly} has no function made by StreamingFunction "
+            '(none carries the "cdk-stream-fn" metadata); use --handler/--code to serve a plain function'
+        )
+    return functions
+
+
+async def _serve(functions: list[FunctionConfig], args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from cdk_stream_fn.emulator.app.service import Emulator, PortInUseError
+    from cdk_stream_fn.emulator.sandboxes.sandbox import RuntimeStartError
+
+    emulator = Emulator(
+        functions,
+        host=args.host,
+        url_port=args.port,
+        api_port=args.api_port,
+        max_sandboxes=args.max_concurrency,
+        shape_bandwidth=args.shape_bandwidth,
+    )
+    try:
+        await emulator.start(warm=True)
+    except PortInUseError as error:
+        raise CliError(str(error.strerror)) from None
+    except RuntimeStartError as error:
+        raise CliError(str(error)) from None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, emulator.request_stop)
+    try:
+        print_endpoints(emulator, sys.stdout)
+        await emulator.serve_until_stopped()
+    finally:
+        print("cdk-stream-fn: stopping", file=sys.stderr, flush=True)
+        await emulator.stop()
+    return 0
+
+
+def print_endpoints(emulator: Emulator, out: TextIO) -> None:
+    """The table of URLs and the commands to watch a stream (`curl -N` for each function URL, then
+    `cdk-stream-fn invoke` through the Lambda API), as `serve` prints it."""
+    write = out.write
+    endpoints = emulator.endpoints
+    rows = [("FUNCTION", "URL", "HANDLER", "TIMEOUT")]
+    for endpoint in endpoints:
+        function = endpoint.function
+        rows.append(
+            (
+                function.name,
+                endpoint.url or "(no function URL)",
+                function.handler,
+                f"{function.timeout_seconds:g} s",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    count = len(endpoints)
+    write(
+        f"\ncdk-stream-fn: serving {count} function{'s' if count != 1 else ''} (Ctrl-C stops everything)\n\n"
+    )
+    for row in rows:
+        write("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+    write(f"\n  Lambda API  {emulator.api_endpoint}   (boto3.client('lambda', endpoint_url=...))\n")
+    iam = [e.function.name for e in endpoints if e.url and e.function.auth_type == "AWS_IAM"]
+    if iam:
+        write(f"  AWS_IAM auth is not checked locally ({', '.join(iam)})\n")
+    write("\nWatch a stream:\n")
+    urls = [(e.url, e.function.name) for e in endpoints if e.url]
+    url_width = max((len(url) for url, _ in urls), default=0)
+    for url, name in urls:
+        write(f"  curl -N {url.ljust(url_width)}  # {name}\n")
+    if endpoints:
+        write(f"  cdk-stream-fn invoke {endpoints[0].function.name} --endpoint-url {emulator.api_endpoint}\n")
+    write("\n")
+    out.flush()
+
+
+def _parse_env(pairs: list[str]) -> dict[str, str]:
+    environment = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise CliError(f"--env takes KEY=VALUE, got {pair!r}")
+        environment[key] = value
+    return environment
+
+
+def _split_command(command: str) -> list[str]:
+    import shlex
+
+    try:
+        parts = shlex.split(command)
+    except ValueError as error:
+        raise CliError(f"--runtime-command {command!r}: {error}") from None
+    if not parts:
+        raise CliError("--runtime-command is empty")
+    return parts

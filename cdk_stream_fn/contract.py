@@ -1,0 +1,40 @@
+"""What the construct and the local tools share, in one module that imports nothing.
+
+The construct writes these into the cloud assembly and the emulator reads them back; the CLI restates the
+emulator's defaults in its help without importing the emulator (which loads asyncio). See
+docs/architecture.md, "Contracts".
+
+**Megabytes.** Lambda's documents say "MB" for its limits ("6 MB" synchronous payloads, "200 MB" streamed
+responses), and Lambda counts them in units of 2^20 bytes: a request over the limit is refused with
+"... is too large for the RequestResponse invocation type (limit 6291456 bytes)", 6 x 2^20, and RAPID's
+`MaxPayloadSize` for a buffered response is 6 x 2^20 + 100 bytes (6291556,
+aws/aws-lambda-runtime-interface-emulator `internal/lambda/interop/model.go`). So every megabyte in this
+project, in the construct's thresholds as in the emulator's limits, is :data:`MB` = 2^20 bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MB: Final = 1024 * 1024
+"""One megabyte as Lambda counts its limits: 2^20 bytes (see the module's docstring)."""
+
+METADATA_KEY: Final = "cdk-stream-fn"
+"""Resource metadata key on each function a StreamingFunction makes; `cdk-stream-fn serve` finds functions by it."""
+METADATA_VERSION: Final = 1
+"""The version of the metadata document the construct writes (and the emulator reads)."""
+
+STREAMED_RESPONSE_LIMIT_MB: Final = 200
+"""Lambda's cap on one streamed response, in :data:`MB` (raised from 20 MB in July 2025)."""
+
+DEFAULT_TIMEOUT_SECONDS: Final = 3
+"""`AWS::Lambda::Function` Timeout when a template leaves it out (and `serve --handler`'s default)."""
+DEFAULT_MEMORY_MB: Final = 128
+"""`AWS::Lambda::Function` MemorySize when a template leaves it out (and `serve --handler`'s default)."""
+
+DEFAULT_URL_PORT: Final = 9000
+"""The first port `serve` gives a function URL."""
+DEFAULT_API_PORT: Final = 3001
+"""The port of the Lambda API under `serve` (the one `sam local start-lambda` uses for the same job)."""
+DEFAULT_MAX_SANDBOXES: Final = 4
+"""Runtime processes per function at most under `serve` (`--max-concurrency`)."""
