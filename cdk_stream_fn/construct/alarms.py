@@ -14,6 +14,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from ..contract import MB
 from . import metrics
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def create_alarms(
         alarm(
             "StreamedBytesAlarm",
             metrics.streamed_outbound_bytes(function),
-            megabytes * 1_000_000,
+            megabytes * MB,
             f"An invocation of {name} streamed more than {megabytes:g} MB. Lambda ends a streamed response "
             "at 200 MB, so larger responses are about to be cut off.",
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

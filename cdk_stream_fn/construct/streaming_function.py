@@ -138,7 +138,7 @@ class StreamingFunction(Construct):
             Default: ``RemovalPolicy.RETAIN``.
         :param alarms: create the alarms below. Default: True.
         :param streamed_bytes_alarm_threshold_mb: alarm when one invocation streams more than this
-            many megabytes (10^6 bytes; Lambda ends streams at 200 MB). None: no alarm. Default: 180.
+            many megabytes (MB of 2^20 bytes, as Lambda counts its limits; Lambda ends streams at 200 MB). None: no alarm. Default: 180.
         :param errors_alarm_threshold_count: alarm when this many invocations fail within 5 minutes.
             None: no alarm. Default: 1.
         :param throttles_alarm_threshold_count: alarm when this many invocations are throttled within
