@@ -23,6 +23,10 @@ REQUEST_TIMEOUT = 30.0
 EXPECTED_BODY = b"".join(f"chunk {index}\n".encode() for index in range(10))
 
 
+#: Requests per run of the emulator's CPU per function URL request.
+CPU_REQUESTS = 200
+
+
 @dataclasses.dataclass(frozen=True)
 class UrlRun:
     """One request: milliseconds from sending it to the first body byte and to the last."""
@@ -50,6 +54,44 @@ def _request(url: str, runtime: str) -> UrlRun:
     if response.status != 200 or not carries_expected_body(body):
         raise MeasurementError(runtime, f"the function URL answered {response.status} with {body[:200]!r}")
     return UrlRun((first_byte - started) * 1000, (last_byte - started) * 1000)
+
+
+def url_request_cpu_us(
+    runtime: Runtime, backend: EmulatorBackend, runs: int, log_dir: pathlib.Path
+) -> list[float]:
+    """CPU time of the emulator's thread per function URL request (the URL server, the Runtime API and
+    the sandbox's supervision together), over CPU_REQUESTS requests on one keep-alive connection per run,
+    to `runtime`'s warm `http_tiny` function."""
+    results: list[float] = []
+    with backend.function_url(
+        name=f"benchmark-cpu-{runtime.name}",
+        handler=f"{runtime.handler_module}.http_tiny",
+        code_dir=runtime.task_root,
+        command=_command(runtime),
+        environment=dict(runtime.extra_env),
+        log=log_dir / f"{runtime.name}-url-cpu.log",
+    ) as url:
+        parts = urllib.parse.urlsplit(url)
+        connection = http.client.HTTPConnection(
+            parts.hostname or "127.0.0.1", parts.port, timeout=REQUEST_TIMEOUT
+        )
+        try:
+            for run in range(runs + 1):  # the first run warms up and is not recorded
+                before = backend.server_cpu_seconds()
+                for _ in range(CPU_REQUESTS):
+                    connection.request("GET", "/cpu")
+                    response = connection.getresponse()
+                    body = response.read()
+                    if response.status != 200 or body != b"ok":
+                        raise MeasurementError(
+                            runtime.name, f"the function URL answered {response.status} with {body[:200]!r}"
+                        )
+                spent = backend.server_cpu_seconds() - before
+                if run:
+                    results.append(spent / CPU_REQUESTS * 1e6)
+        finally:
+            connection.close()
+    return results
 
 
 def carries_expected_body(body: bytes) -> bool:

@@ -127,6 +127,7 @@ def measure_all(
             result.extend(_stream(runtimes, backend, settings, labels, log))
         if "time_to_first_byte" in groups:
             result.append(_time_to_first_byte(runtimes, backend, settings, labels, log))
+            result.append(_url_request_cpu(runtimes, backend, settings, labels, log))
     finally:
         backend.close()
     if "webapp" in groups:
@@ -288,6 +289,28 @@ def _time_to_first_byte(
     return specs.TIME_TO_FIRST_BYTE.with_runs(
         {n: [r.first_byte_ms for r in rs] for n, rs in runs.items()}, labels, notes
     )
+
+
+def _url_request_cpu(
+    runtimes: Sequence[Runtime],
+    backend: EmulatorBackend,
+    settings: Settings,
+    labels: dict[str, str],
+    log: Log,
+) -> Figure:
+    chosen = _select(runtimes, [STREAM_FN], "http_tiny")
+    log(f"Emulator CPU per function URL request: {settings.runs} runs of 200 requests")
+    notes: list[str] = []
+    runs = measure_runtimes(
+        chosen,
+        lambda picked: {
+            runtime.name: measure_url.url_request_cpu_us(runtime, backend, settings.runs, LOG_DIR)
+            for runtime in picked
+        },
+        notes,
+        log,
+    )
+    return specs.URL_REQUEST_CPU.with_runs(runs, labels, notes)
 
 
 def _synthesis(settings: Settings, log: Log) -> list[Figure]:

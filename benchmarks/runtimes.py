@@ -92,7 +92,7 @@ def stream_fn_runtime() -> Runtime:
         argv_prefix=("/bin/sh", str(stream_fn_wrapper()), sys.executable),
         task_root=PYTHON_TASK_ROOT,
         handler_module="bench_stream_fn",
-        handlers=frozenset({"tiny", "large", "chunks"}),
+        handlers=frozenset({"tiny", "http_tiny", "large", "chunks"}),
     )
 
 

@@ -230,5 +230,13 @@ class EmulatorBackend:
                 self._loop.run(server.stop())
                 self._loop.run(pool.stop())
 
+    def server_cpu_seconds(self) -> float:
+        """CPU time of the thread every server of this backend runs on (Runtime APIs, function URLs)."""
+
+        async def thread_time() -> float:
+            return time.thread_time()
+
+        return self._loop.run(thread_time())
+
     def close(self) -> None:
         self._loop.close()

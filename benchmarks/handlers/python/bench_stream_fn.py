@@ -19,6 +19,13 @@ def tiny(event: dict[str, Any], response_stream: ResponseStream, context: object
 
 
 @streamify_response
+def http_tiny(event: dict[str, Any], response_stream: ResponseStream, context: object) -> None:
+    """A tiny HTTP response (prelude, delimiter, 2 bytes), as a function URL serves it."""
+    HttpResponseStream.from_(response_stream, status_code=200, headers={"content-type": "text/plain"})
+    response_stream.write(b"ok")
+
+
+@streamify_response
 def large(event: dict[str, Any], response_stream: ResponseStream, context: object) -> None:
     """One 200 MiB stream in 64 KiB writes (event["writes"] of them: 0 makes an idle-to-idle probe)."""
     for _ in range(event.get("writes", LARGE_WRITES)):
