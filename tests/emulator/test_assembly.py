@@ -160,8 +160,10 @@ def test_the_url_cors_and_reserved_concurrency_are_read(tmp_path: Path) -> None:
     assert function.cors.expose_headers == ("x-request-id",)
     assert (function.cors.max_age, function.cors.allow_credentials) == (300, True)
     assert warnings == [
-        'Stack/Api: function URL Cors AllowOrigins entry {"Fn::GetAtt": ["Site", "Url"]} is known only at '
-        "deploy time; it is left out locally"
+        (
+            'Stack/Api: function URL Cors AllowOrigins entry {"Fn::GetAtt": ["Site", "Url"]} is known only at '
+            "deploy time; it is left out locally"
+        )
     ]
 
 
@@ -177,6 +179,8 @@ def test_without_cors_or_reservation_nothing_is_added_and_a_token_reservation_is
 
     assert (function.cors, function.reserved_concurrency) == (None, None)
     assert warnings == [
-        'Stack/Api: ReservedConcurrentExecutions is {"Ref": "Limit"}, known only at deploy time; '
-        "no concurrency limit locally"
+        (
+            'Stack/Api: ReservedConcurrentExecutions is {"Ref": "Limit"}, known only at deploy time; '
+            "no concurrency limit locally"
+        )
     ]

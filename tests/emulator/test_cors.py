@@ -116,7 +116,7 @@ def served() -> Iterator[ServedEmulator]:
 def test_the_url_answers_a_preflight_itself(served: ServedEmulator) -> None:
     response = httpx.options(
         served.url("with-cors") + "items",
-        headers=dict((name.decode(), value.decode()) for name, value in PREFLIGHT),
+        headers={name.decode(): value.decode() for name, value in PREFLIGHT},
         timeout=20,
     )
 

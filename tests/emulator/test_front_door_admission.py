@@ -16,7 +16,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
+from cdk_stream_fn.emulator.sandboxes.config import CorsSettings, FunctionConfig
 from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
 
 from .harness import LoopThread, RawRuntime, ServedEmulator
@@ -33,6 +33,20 @@ def served() -> Iterator[ServedEmulator]:
             FunctionConfig("public", "handlers.note_invocation", FUNCTIONS, auth_type="NONE"),
             FunctionConfig("private", "handlers.note_invocation", FUNCTIONS, auth_type="AWS_IAM"),
             FunctionConfig("echo", "handlers.echo_event", FUNCTIONS),
+            FunctionConfig(
+                "private-app",
+                "handlers.note_invocation",
+                FUNCTIONS,
+                auth_type="AWS_IAM",
+                cors=CorsSettings(allow_origins=("http://localhost:5173",)),
+            ),
+            FunctionConfig(
+                "private-any",
+                "handlers.note_invocation",
+                FUNCTIONS,
+                auth_type="AWS_IAM",
+                cors=CorsSettings(allow_origins=("*",)),
+            ),
         ],
         allowed_hosts=("dev.example.test",),
     )
@@ -280,3 +294,18 @@ def test_an_aws_iam_url_serves_curl_sdks_and_its_own_pages(served: ServedEmulato
 
     assert (plain.status_code, same_origin.status_code, public.status_code) == (200, 200, 200)
     assert invocations(served) == before + 3
+
+
+def test_an_aws_iam_url_serves_pages_of_an_origin_its_cors_names(served: ServedEmulator) -> None:
+    app = {"origin": "http://localhost:5173", "content-type": "text/plain"}
+    other = {"origin": "http://localhost:8080", "content-type": "text/plain"}
+
+    named = httpx.post(served.url("private-app"), headers=app, content=b"{}", timeout=20)
+    unnamed = httpx.post(served.url("private-app"), headers=other, content=b"{}", timeout=20)
+    wildcard = httpx.post(served.url("private-any"), headers=app, content=b"{}", timeout=20)
+
+    assert named.status_code == 200
+    assert named.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert unnamed.status_code == 403
+    assert wildcard.status_code == 403
+    assert wildcard.headers["access-control-allow-origin"] == "*"

@@ -61,6 +61,12 @@ def origin_allowed(settings: CorsSettings, origin: str) -> bool:
     )
 
 
+def names_origin(settings: CorsSettings, origin: str) -> bool:
+    """Whether AllowOrigins names `origin` itself (not through `*`): an origin the developer trusts."""
+    wanted = origin.strip().lower().rstrip("/")
+    return any(allowed.strip().lower().rstrip("/") == wanted for allowed in settings.allow_origins)
+
+
 def preflight_headers(settings: CorsSettings, headers: Headers) -> Fields:
     """The CORS headers of the answer to a preflight (none for an origin AllowOrigins leaves out)."""
     origin = header(headers, b"origin") or ""

@@ -19,7 +19,8 @@ Before a request reaches the function it is admitted (`_admit`), as Lambda's fro
   developer's credentials (403 otherwise, `iam_auth`); without it signatures are not checked, but a
   browser's cross-origin request is refused with 403 all the same, because on AWS a page cannot sign
   one and gets 403: a local-only door to the developer's credentials stays shut, while curl, SDKs and
-  pages the function serves itself (same origin) work as before;
+  pages the function serves itself (same origin) work as before, and so do pages of an origin the
+  URL's Cors AllowOrigins names explicitly (not through `*`), which the developer declared trusted;
 - a function whose reserved concurrency is used up answers 429 (`pool.Throttled`). AWS documents the
   status, not the body; the emulator sends `{"Message": "Rate Exceeded."}`, the Lambda API's wording.
 
@@ -174,17 +175,19 @@ class FunctionUrlServer:
         cors_headers = cors.response_headers(settings, headers) if settings is not None else []
         if self.config.auth_type == "AWS_IAM" and self.signatures is None:
             caller = cross_origin(headers, f"http://{host}")
-            if caller is not None:
+            origin = cors.header(headers, b"origin")
+            if caller is not None and not (settings and origin and cors.names_origin(settings, origin)):
                 detail = (
                     f"a browser page ({caller}) called this AuthType AWS_IAM function URL. On AWS a page "
                     "cannot sign the request and gets 403; locally it gets 403 too, because unsigned "
                     "requests run with your AWS credentials. Pages the function serves itself (same "
-                    "origin), curl and SDKs are served. For browser callers from other origins, use "
-                    "AuthType NONE with Cors, or sign the requests and run serve --verify-sigv4."
+                    "origin), curl and SDKs are served, and so are pages of an origin the URL's Cors "
+                    "AllowOrigins names (not through '*'). Or use AuthType NONE with Cors, or sign the "
+                    "requests with your credentials and run serve --verify-sigv4."
                 )
                 log.warning("%s: %s %s refused: %s", self.config.name, method, request.target, detail)
                 await self._refuse(
-                    conn, Refusal(403, "AccessDeniedException", "Forbidden"), cors_headers, detail=detail
+                    conn, Refusal(403, "AccessDeniedException", "Forbidden", detail), cors_headers
                 )
                 return None
         return _Admitted(target, host, cors_headers)
@@ -196,13 +199,11 @@ class FunctionUrlServer:
         headers: list[tuple[str, str]] | None = None,
         *,
         close: bool = False,
-        detail: str | None = None,
     ) -> None:
         """Answer with `{"Message": ...}` (and `"Detail"`, what to change locally) and the error type."""
         document = {"Message": refusal.message}
-        detail = detail or getattr(refusal, "detail", None)
-        if detail:
-            document["Detail"] = detail
+        if refusal.detail:
+            document["Detail"] = refusal.detail
         fields = [("x-amzn-errortype", refusal.code), *_request_headers(new_request_id()), *(headers or [])]
         await conn.respond_json(refusal.status, document, headers=fields, close=close)
 

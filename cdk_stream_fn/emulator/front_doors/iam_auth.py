@@ -53,13 +53,6 @@ class SigningCredentials:
     token: str | None = None
 
 
-@dataclass(frozen=True)
-class SignatureRefusal(Refusal):
-    """A refused signature: AWS's message, and what to change locally."""
-
-    detail: str = ""
-
-
 class SignatureCheck:
     """Checks that requests carry a valid SigV4 signature by `credentials` for `lambda` in `region`."""
 
@@ -76,7 +69,7 @@ class SignatureCheck:
 
     def refusal(
         self, *, method: str, host: str, target: str, headers: Headers, body: bytes
-    ) -> SignatureRefusal | None:
+    ) -> Refusal | None:
         """Why this request's signature is not accepted, or None if it is valid.
 
         `host` is the Host the request named, `target` its origin-form path and query as sent.
@@ -150,7 +143,7 @@ class SignatureCheck:
             )
         return None
 
-    def _stale(self, amz_date: str, scope_date: str) -> SignatureRefusal | None:
+    def _stale(self, amz_date: str, scope_date: str) -> Refusal | None:
         try:
             signed_at = datetime.datetime.strptime(amz_date, _DATE_FORMAT).replace(
                 tzinfo=datetime.timezone.utc
@@ -223,8 +216,8 @@ class SignatureCheck:
         return str(signer.signature(signer.string_to_sign(request, canonical), request))
 
     @staticmethod
-    def _refuse(code: str, message: str, detail: str) -> SignatureRefusal:
-        return SignatureRefusal(403, code, message, detail)
+    def _refuse(code: str, message: str, detail: str) -> Refusal:
+        return Refusal(403, code, message, detail)
 
 
 def _fields(headers: Headers) -> dict[str, list[str]]:

@@ -37,12 +37,13 @@ Headers = Sequence[tuple[bytes, bytes]]
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a request is refused: the status, a short code (the error type) and a message that says what
-    was wrong and how to change it."""
+    """Why a request is refused: the status, a short code (the error type), a message that says what
+    was wrong and how to change it, and a `detail` for the developer where the message is AWS's own."""
 
     status: int
     code: str
     message: str
+    detail: str = ""
 
 
 def is_loopback(host: str) -> bool:
@@ -103,6 +104,9 @@ class HostCheck:
             names.append(f"[{listen}]" if ":" in listen else listen)
         names += extra_names
         self.names = tuple(dict.fromkeys(_canonical(name) for name in names))
+        #: Host values already accepted, as sent: the common case costs one set lookup. Only accepted
+        #: values are kept, so the set is bounded by the names served.
+        self._accepted: set[bytes] = set()
 
     def refusal(self, headers: Headers, http_version: str, *, authority: str | None = None) -> Refusal | None:
         """Why this request may not be served here, or None if its Host is one of ours.
@@ -111,6 +115,8 @@ class HostCheck:
         """
         values = [value for name, value in headers if name == b"host"]
         if authority is None:
+            if len(values) == 1 and values[0] in self._accepted:
+                return None
             if len(values) > 1:
                 return Refusal(400, "BadRequest", "the request has more than one Host header")
             if not values:
@@ -124,6 +130,8 @@ class HostCheck:
         if parsed is not None:
             name, port = parsed
             if _canonical(name) in self.names and port in (None, self.port):
+                if authority is None:
+                    self._accepted.add(values[0])
                 return None
         return Refusal(421, "MisdirectedRequest", self._explain(host))
 
