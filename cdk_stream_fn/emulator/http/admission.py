@@ -29,6 +29,8 @@ from dataclasses import dataclass
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 #: Addresses that mean "every interface" when listened on.
 _UNSPECIFIED = frozenset({"0.0.0.0", "::", ""})
+#: Accepted Host values remembered per listener (spellings differ only in case and port form).
+_MAX_REMEMBERED = 64
 #: `Sec-Fetch-Site` values of a request that another site's page made.
 CROSS_SITE_FETCHES = frozenset({"cross-site", "same-site"})
 
@@ -105,7 +107,7 @@ class HostCheck:
         names += extra_names
         self.names = tuple(dict.fromkeys(_canonical(name) for name in names))
         #: Host values already accepted, as sent: the common case costs one set lookup. Only accepted
-        #: values are kept, so the set is bounded by the names served.
+        #: values are kept, and at most `_MAX_REMEMBERED` of them.
         self._accepted: set[bytes] = set()
 
     def refusal(self, headers: Headers, http_version: str, *, authority: str | None = None) -> Refusal | None:
@@ -130,7 +132,7 @@ class HostCheck:
         if parsed is not None:
             name, port = parsed
             if _canonical(name) in self.names and port in (None, self.port):
-                if authority is None:
+                if authority is None and len(self._accepted) < _MAX_REMEMBERED:
                     self._accepted.add(values[0])
                 return None
         return Refusal(421, "MisdirectedRequest", self._explain(host))
