@@ -15,7 +15,7 @@ Before a request reaches the function it is admitted (`_admit`), as Lambda's fro
   get 405 with `Allow`; AWS documents no answer for them;
 - with the URL's `Cors` configured, a browser's preflight is answered from it without invoking the
   function, and its CORS headers go on every response (`cors`);
-- `AuthType: AWS_IAM`: with `verify_signatures` (`serve --verify-sigv4`) a request must be signed by the
+- `AuthType: AWS_IAM`: with `signatures` (`serve --verify-sigv4`) a request must be signed by the
   developer's credentials (403 otherwise, `iam_auth`); without it signatures are not checked, but a
   browser's cross-origin request is refused with 403 all the same, because on AWS a page cannot sign
   one and gets 403: a local-only door to the developer's credentials stays shut, while curl, SDKs and
@@ -173,24 +173,35 @@ class FunctionUrlServer:
             await conn.respond(200, b"", content_type="text/plain", headers=fields)
             return None
         cors_headers = cors.response_headers(settings, headers) if settings is not None else []
-        if self.config.auth_type == "AWS_IAM" and self.signatures is None:
-            caller = cross_origin(headers, f"http://{host}")
-            origin = cors.header(headers, b"origin")
-            if caller is not None and not (settings and origin and cors.names_origin(settings, origin)):
-                detail = (
-                    f"a browser page ({caller}) called this AuthType AWS_IAM function URL. On AWS a page "
-                    "cannot sign the request and gets 403; locally it gets 403 too, because unsigned "
-                    "requests run with your AWS credentials. Pages the function serves itself (same "
-                    "origin), curl and SDKs are served, and so are pages of an origin the URL's Cors "
-                    "AllowOrigins names (not through '*'). Or use AuthType NONE with Cors, or sign the "
-                    "requests with your credentials and run serve --verify-sigv4."
-                )
-                log.warning("%s: %s %s refused: %s", self.config.name, method, request.target, detail)
-                await self._refuse(
-                    conn, Refusal(403, "AccessDeniedException", "Forbidden", detail), cors_headers
-                )
-                return None
+        refusal = self._unsigned_page(headers, host)
+        if refusal is not None:
+            log.warning("%s: %s %s refused: %s", self.config.name, method, request.target, refusal.detail)
+            await self._refuse(conn, refusal, cors_headers)
+            return None
         return _Admitted(target, host, cors_headers)
+
+    def _unsigned_page(self, headers: list[tuple[bytes, bytes]], host: str) -> Refusal | None:
+        """A browser page of another origin calling an AWS_IAM URL whose signatures are not checked: on AWS
+        it could not sign the request, so it is refused, unless the URL's Cors names its origin."""
+        if self.config.auth_type != "AWS_IAM" or self.signatures is not None:
+            return None
+        caller = cross_origin(headers, f"http://{host}")
+        if caller is None:
+            return None
+        origin, settings = cors.header(headers, b"origin"), self.config.cors
+        if origin is not None and settings is not None and cors.names_origin(settings, origin):
+            return None
+        return Refusal(
+            403,
+            "AccessDeniedException",
+            "Forbidden",
+            f"a browser page ({caller}) called this AuthType AWS_IAM function URL. On AWS a page "
+            "cannot sign the request and gets 403; locally it gets 403 too, because unsigned "
+            "requests run with your AWS credentials. Pages the function serves itself (same "
+            "origin), curl and SDKs are served, and so are pages of an origin the URL's Cors "
+            "AllowOrigins names (not through '*'). Or use AuthType NONE with Cors, or sign the "
+            "requests with your credentials and run serve --verify-sigv4.",
+        )
 
     async def _refuse(
         self,
