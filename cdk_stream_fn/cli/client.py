@@ -1,9 +1,13 @@
 """Watching a response stream arrive: a function by name (InvokeWithResponseStream) or a function URL.
 
 Bytes are written to `out` the moment they arrive; `StreamStats` says when the first one came, how
-many there were and how fast. A local endpoint (127.0.0.1, localhost) is called unsigned without
-looking for credentials (no lookup may reach AWS); anything else is signed with SigV4 when
-credentials are available, and sent plain otherwise (a public `AuthType: NONE` URL).
+many there were and how fast. The response's status and headers go to `head` (stderr): a function
+URL's from its HTTP response, a function's from the HTTP prelude of an
+`application/vnd.awslambda.http-integration-response` stream, which is decoded so that only the body
+reaches `out`. A local endpoint (127.0.0.1, localhost) is called unsigned without looking for
+credentials (no lookup may reach AWS) unless `sign` asks for it (`serve --verify-sigv4`); anything else
+is signed with SigV4 when credentials are available, and sent plain otherwise (a public `AuthType:
+NONE` URL).
 
 boto3 and botocore are imported inside the functions that use them, so the CLI starts fast.
 """
@@ -17,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import IO
 from urllib.parse import urlsplit
+
+from cdk_stream_fn.emulator.limits import HTTP_INTEGRATION_CONTENT_TYPE
 
 _URL_REGION = re.compile(r"\.lambda-url\.(?P<region>[a-z0-9-]+)\.on\.aws$")
 #: Most bytes taken from a function URL's response at a time (less is written on as soon as it arrives).
@@ -124,11 +130,18 @@ def invoke_function(
     endpoint_url: str | None = None,
     region: str | None = None,
     progress: ProgressLine | None = None,
+    head: IO[str] | None = None,
 ) -> StreamStats:
-    """`InvokeWithResponseStream` on `name`, writing each `PayloadChunk` to `out` as it arrives."""
+    """`InvokeWithResponseStream` on `name`, writing each `PayloadChunk` to `out` as it arrives.
+
+    An HTTP integration response (what a function behind a function URL streams) has its prelude
+    decoded: its status and headers go to `head`, and only the body to `out`.
+    """
     import boto3  # type: ignore[import-untyped]
     from botocore import UNSIGNED  # type: ignore[import-untyped]
     from botocore.config import Config  # type: ignore[import-untyped]
+
+    from cdk_stream_fn.emulator.front_doors.prelude import PreludeDecoder, PreludeError
 
     unsigned = endpoint_url is not None and is_local(urlsplit(endpoint_url).hostname)
     config = Config(
@@ -143,15 +156,46 @@ def invoke_function(
     stats = StreamStats()
     response = client.invoke_with_response_stream(FunctionName=name, Payload=payload)
     stats.status = f"HTTP {response['StatusCode']}"
+    content_type = str(response.get("ResponseStreamContentType") or "")
+    decoder = PreludeDecoder() if is_http_integration(content_type) else None
     for event in response["EventStream"]:
         if "PayloadChunk" in event:
-            _forward(event["PayloadChunk"]["Payload"], out, stats, progress)
+            data = event["PayloadChunk"]["Payload"]
+            if decoder is not None:
+                try:
+                    decoded = decoder.feed(data)
+                except PreludeError as error:
+                    stats.error = f"the function's HTTP prelude is malformed: {error}"
+                    break
+                if decoded is None:
+                    continue
+                decoder = None
+                prelude, data = decoded
+                stats.status = f"HTTP {prelude.status_code}"
+                fields = prelude.headers + [("set-cookie", cookie) for cookie in prelude.cookies]
+                _print_head(head, stats.status, fields)
+            _forward(data, out, stats, progress)
         elif "InvokeComplete" in event:
             complete = event["InvokeComplete"]
             if complete.get("ErrorCode"):
                 stats.error = f"{complete['ErrorCode']}: {complete.get('ErrorDetails', '')}".rstrip(": ")
+    if decoder is not None and stats.error is None:
+        stats.error = "the stream ended before its HTTP prelude was complete (no 8 NUL bytes)"
     stats.ended_at = time.perf_counter()
     return stats
+
+
+def is_http_integration(content_type: str) -> bool:
+    """Whether a stream is an HTTP integration response: JSON prelude, 8 NUL bytes, body."""
+    return content_type.split(";", 1)[0].strip().lower() == HTTP_INTEGRATION_CONTENT_TYPE
+
+
+def _print_head(head: IO[str] | None, status: str, fields: list[tuple[str, str]]) -> None:
+    """Status and headers, `curl -v` style (`< name: value`), before the body starts on stdout."""
+    if head is None:
+        return
+    head.write("".join(f"< {line}\n" for line in [status, *(f"{n}: {v}" for n, v in fields)]))
+    head.flush()
 
 
 def invoke_url(
@@ -162,8 +206,12 @@ def invoke_url(
     region: str | None = None,
     progress: ProgressLine | None = None,
     method: str | None = None,
+    head: IO[str] | None = None,
+    sign: bool = False,
 ) -> StreamStats:
-    """Request a function URL (POST with `payload`, else GET) and write its body to `out` as it arrives."""
+    """Request a function URL (POST with `payload`, else GET) and write its body to `out` as it arrives.
+
+    `sign`: sign with SigV4 even a local URL (for `serve --verify-sigv4`)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
@@ -171,8 +219,8 @@ def invoke_url(
     headers = {"user-agent": "cdk-stream-fn", "accept": "*/*"}
     if payload is not None:
         headers["content-type"] = "application/json"
-    if not is_local(parts.hostname):
-        headers = _signed_headers(method, url, payload, headers, region)
+    if sign or not is_local(parts.hostname):
+        headers = _signed_headers(method, url, payload, headers, region, required=sign)
     connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = connection_class(parts.hostname, parts.port, timeout=900)
     stats = StreamStats()
@@ -183,6 +231,7 @@ def invoke_url(
         connection.request(method, target, body=payload, headers=headers)
         response = connection.getresponse()
         stats.status = f"HTTP {response.status} {response.reason}".rstrip()
+        _print_head(head, stats.status, response.getheaders())
         try:
             while data := response.read1(READ_SIZE):
                 _forward(data, out, stats, progress)
@@ -208,9 +257,16 @@ def _forward(data: bytes, out: IO[bytes], stats: StreamStats, progress: Progress
 
 
 def _signed_headers(
-    method: str, url: str, payload: bytes | None, headers: dict[str, str], region: str | None
+    method: str,
+    url: str,
+    payload: bytes | None,
+    headers: dict[str, str],
+    region: str | None,
+    *,
+    required: bool = False,
 ) -> dict[str, str]:
-    """SigV4 headers for a function URL (service `lambda`) when credentials are available."""
+    """SigV4 headers for a function URL (service `lambda`) when credentials are available (a
+    `ValueError` if they are not and signing is `required`)."""
     import botocore.session  # type: ignore[import-untyped]
     from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
     from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
@@ -218,6 +274,8 @@ def _signed_headers(
     session = botocore.session.get_session()
     credentials = session.get_credentials()
     if credentials is None:
+        if required:
+            raise ValueError("--sign needs AWS credentials, and none were found")
         return headers
     host = urlsplit(url).hostname or ""
     match = _URL_REGION.search(host)

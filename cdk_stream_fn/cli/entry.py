@@ -63,7 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="serve an existing cloud assembly (e.g. cdk.out) instead of synthesizing",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
+    access = serve.add_argument_group(
+        "who may call the functions",
+        "The functions run with your AWS credentials, so serve answers only this machine by default: it "
+        "listens on loopback, accepts only requests that name it (127.0.0.1, localhost, [::1]), and "
+        "refuses the Lambda API to browser pages.",
+    )
+    access.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
+    access.add_argument(
+        "--expose",
+        action="store_true",
+        help="allow a --host that is not loopback: anyone who can reach it runs your functions with "
+        "your AWS credentials",
+    )
+    access.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept requests whose Host is NAME (a tunnel's or this machine's name); repeatable",
+    )
+    access.add_argument(
+        "--verify-sigv4",
+        action="store_true",
+        help="check SigV4 signatures on AWS_IAM function URLs against your AWS credentials (403 "
+        "otherwise, as on AWS); sign with `cdk-stream-fn invoke URL --sign`",
+    )
     serve.add_argument(
         "--port",
         type=int,
@@ -95,7 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-concurrency",
         type=int,
         default=contract.DEFAULT_MAX_SANDBOXES,
-        help=f"runtime processes per function at most (default: {contract.DEFAULT_MAX_SANDBOXES})",
+        help="runtime processes per function at most; more requests wait their turn, except for a "
+        "function with ReservedConcurrentExecutions, which answers 429 past it "
+        f"(default: {contract.DEFAULT_MAX_SANDBOXES})",
+    )
+    serve.add_argument(
+        "--no-memory-limit",
+        dest="memory_limit",
+        action="store_false",
+        help="let runtimes use more than their memory (by default one whose processes hold more is "
+        "ended with Runtime.OutOfMemory, as on Lambda)",
     )
     serve.add_argument(
         "--shape-bandwidth",
@@ -109,9 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
         "invoke",
         help="invoke a function or function URL and print its stream as it arrives",
         description=(
-            "Print a response stream to stdout as it arrives; time to first byte, bytes and throughput go to "
-            "stderr. TARGET is a function URL (signed with SigV4 when credentials are available and the host is "
-            "not local) or a function name (InvokeWithResponseStream; use --endpoint-url for the emulator)."
+            "Print a response body to stdout as it arrives; its status and headers, time to first byte, bytes "
+            "and throughput go to stderr. A function's HTTP integration response (JSON prelude and 8 NUL "
+            "bytes) is decoded into status and headers, as a function URL's is. TARGET is a function URL "
+            "(signed with SigV4 when credentials are available and the host is not local, or with --sign) "
+            "or a function name (InvokeWithResponseStream; use --endpoint-url for the emulator)."
         ),
     )
     invoke.add_argument("target", metavar="TARGET", help="a function URL (http[s]://...) or a function name")
@@ -127,7 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument(
         "--method", default=None, help="the HTTP method for a URL (default: POST with data, else GET)"
     )
-    invoke.add_argument("--quiet", "-q", action="store_true", help="print the stream only, no statistics")
+    invoke.add_argument(
+        "--sign",
+        action="store_true",
+        help="sign a local function URL request with your AWS credentials (for serve --verify-sigv4)",
+    )
+    invoke.add_argument(
+        "--quiet", "-q", action="store_true", help="print the body only, no status, headers or statistics"
+    )
     invoke.set_defaults(run=run_invoke)
     return parser
 

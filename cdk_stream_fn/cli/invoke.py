@@ -1,4 +1,8 @@
-"""`cdk-stream-fn invoke`: print a response stream as it arrives, with its timing on stderr.
+"""`cdk-stream-fn invoke`: print a response stream as it arrives, with its head and timing on stderr.
+
+The body goes to stdout, and only the body: a function's HTTP integration response (the stream of a
+function behind a function URL) has its JSON prelude and 8 NUL bytes decoded into the status and
+headers shown on stderr, as a function URL's own response head is.
 
 boto3 and botocore load only for a function name; a URL needs the standard library alone.
 """
@@ -30,11 +34,19 @@ def run_invoke(args: argparse.Namespace) -> int:
     progress = client.ProgressLine(
         sys.stderr, enabled=sys.stderr.isatty() and not sys.stdout.isatty() and not args.quiet
     )
+    head = None if args.quiet else sys.stderr
     failures: tuple[type[BaseException], ...] = (OSError, ValueError, http.client.HTTPException)
     try:
         if is_url:
             stats = client.invoke_url(
-                args.target, payload, out=out, region=args.region, progress=progress, method=args.method
+                args.target,
+                payload,
+                out=out,
+                region=args.region,
+                progress=progress,
+                method=args.method,
+                head=head,
+                sign=args.sign,
             )
         else:
             from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
@@ -47,6 +59,7 @@ def run_invoke(args: argparse.Namespace) -> int:
                 endpoint_url=args.endpoint_url,
                 region=args.region,
                 progress=progress,
+                head=head,
             )
     except failures as error:  # network and API errors: one line, not a traceback
         progress.clear()

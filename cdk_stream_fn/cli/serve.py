@@ -1,5 +1,9 @@
 """`cdk-stream-fn serve`: the functions of a CDK app (or one handler) on the local emulator.
 
+The functions run with the developer's AWS credentials, so what `serve` exposes is said plainly: it
+listens on loopback unless `--host` names another address, which also needs `--expose` and is announced
+with the functions and credentials it puts within reach; the table it prints says who may call what.
+
 Only the standard library is imported at module level; the emulator loads when the command runs.
 """
 
@@ -14,9 +18,11 @@ from cdk_stream_fn.cli.errors import CliError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any, TextIO
 
     from cdk_stream_fn.emulator.app.service import Emulator
+    from cdk_stream_fn.emulator.front_doors.iam_auth import SigningCredentials
     from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
 
@@ -32,6 +38,7 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     if not args.verbose:
         logging.getLogger("asyncio").setLevel(logging.WARNING)
+    _check_exposure(args)
     environment = _parse_env(args.env)
     region = (
         args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -59,6 +66,8 @@ def _functions_to_serve(
         overrides["timeout_seconds"] = args.timeout
     if args.memory is not None:
         overrides["memory_mb"] = args.memory
+    if not args.memory_limit:
+        overrides["enforce_memory"] = False
     if args.handler or args.code:
         if not args.handler:
             raise CliError("--code needs --handler (module.function)")
@@ -121,6 +130,8 @@ async def _serve(functions: list[FunctionConfig], args: argparse.Namespace) -> i
         api_port=args.api_port,
         max_sandboxes=args.max_concurrency,
         shape_bandwidth=args.shape_bandwidth,
+        allowed_hosts=args.allow_host,
+        signing_credentials=_signing_credentials() if args.verify_sigv4 else None,
     )
     try:
         await emulator.start(warm=True)
@@ -132,6 +143,8 @@ async def _serve(functions: list[FunctionConfig], args: argparse.Namespace) -> i
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, emulator.request_stop)
     try:
+        if args.expose:
+            print_exposure(emulator, sys.stderr)
         print_endpoints(emulator, sys.stdout)
         await emulator.serve_until_stopped()
     finally:
@@ -164,9 +177,9 @@ def print_endpoints(emulator: Emulator, out: TextIO) -> None:
     for row in rows:
         write("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
     write(f"\n  Lambda API  {emulator.api_endpoint}   (boto3.client('lambda', endpoint_url=...))\n")
-    iam = [e.function.name for e in endpoints if e.url and e.function.auth_type == "AWS_IAM"]
-    if iam:
-        write(f"  AWS_IAM auth is not checked locally ({', '.join(iam)})\n")
+    write("\nWho may call them:\n")
+    for line in access_lines(emulator):
+        write(f"  {line}\n")
     write("\nWatch a stream:\n")
     urls = [(e.url, e.function.name) for e in endpoints if e.url]
     url_width = max((len(url) for url, _ in urls), default=0)
@@ -176,6 +189,98 @@ def print_endpoints(emulator: Emulator, out: TextIO) -> None:
         write(f"  cdk-stream-fn invoke {endpoints[0].function.name} --endpoint-url {emulator.api_endpoint}\n")
     write("\n")
     out.flush()
+
+
+def access_lines(emulator: Emulator) -> list[str]:
+    """What `serve` lets in, one line each: the names it answers to, AWS_IAM URLs, throttling, memory."""
+    from cdk_stream_fn.emulator.http.admission import LOOPBACK_NAMES, is_loopback
+    from cdk_stream_fn.emulator.sandboxes import memory
+
+    functions = [endpoint.function for endpoint in emulator.endpoints]
+    names = [*LOOPBACK_NAMES, *emulator.allowed_hosts]
+    if emulator.host not in ("0.0.0.0", "::") and emulator.host not in names:
+        names.insert(3, emulator.host)
+    where = "this machine only" if is_loopback(emulator.host) else "other machines too"
+    lines = [
+        f"Listening on {emulator.host} ({where}); requests must name it {', '.join(names)} (--allow-host adds)",
+        "The Lambda API refuses browser pages (Origin, Sec-Fetch-Site) with 403",
+    ]
+    iam = [f.name for f in functions if f.has_url and f.auth_type == "AWS_IAM"]
+    if iam and emulator.signing_credentials is not None:
+        lines.append(
+            f"AWS_IAM URLs ({', '.join(iam)}) need SigV4 signatures by your credentials (--verify-sigv4)"
+        )
+    elif iam:
+        lines.append(
+            f"AWS_IAM auth is not checked locally ({', '.join(iam)}): unsigned requests run; browser pages of "
+            "other origins get 403; --verify-sigv4 checks signatures"
+        )
+    reserved = [f"{f.name} {f.reserved_concurrency}" for f in functions if f.reserved_concurrency is not None]
+    queued = "requests past --max-concurrency wait their turn"
+    if reserved:
+        lines.append(f"Reserved concurrency: {', '.join(reserved)} (more at once get 429); other {queued}")
+    else:
+        lines.append(f"Concurrency: {queued} (ReservedConcurrentExecutions answers 429 instead)")
+    if not memory.supported():
+        lines.append("Memory limits are not enforced here (no /proc)")
+    elif all(f.enforce_memory for f in functions):
+        lines.append("A runtime holding more than its MemorySize is ended (Runtime.OutOfMemory)")
+    else:
+        lines.append("Memory limits are not enforced (--no-memory-limit)")
+    return lines
+
+
+def print_exposure(emulator: Emulator, out: TextIO) -> None:
+    """Say, on stderr, what listening beyond loopback puts within reach: which functions, whose credentials."""
+    ports = sorted(
+        {int(url.rsplit(":", 1)[1].rstrip("/")) for url in filter(None, (e.url for e in emulator.endpoints))}
+    )
+    names = ", ".join(endpoint.function.name for endpoint in emulator.endpoints)
+    out.write(
+        f"cdk-stream-fn: WARNING: listening on {emulator.host}, beyond this machine (--expose). Anyone who "
+        f"can reach it on ports {', '.join(map(str, ports)) or '-'} (function URLs) and "
+        f"{emulator.api_endpoint.rsplit(':', 1)[1]} (Lambda API) can run {names} with "
+        f"{describe_credentials(os.environ)}. Requests must still name this server by one of its names "
+        "(add them with --allow-host).\n"
+    )
+    out.flush()
+
+
+def describe_credentials(environment: Mapping[str, str]) -> str:
+    """Whose AWS credentials the runtimes get, told without looking anything up over the network."""
+    key = environment.get("AWS_ACCESS_KEY_ID")
+    if key:
+        return f"the AWS credentials in your environment (access key {key[:4]}...{key[-4:]})"
+    if environment.get("AWS_PROFILE"):
+        return f"the credentials of your AWS profile {environment['AWS_PROFILE']!r}"
+    return "your default AWS credentials (~/.aws), if you have any"
+
+
+def _check_exposure(args: argparse.Namespace) -> None:
+    """A --host beyond loopback needs --expose: say what it would open up otherwise."""
+    from cdk_stream_fn.emulator.http.admission import is_loopback
+
+    if not is_loopback(args.host) and not args.expose:
+        raise CliError(
+            f"--host {args.host} is not a loopback address: other machines could run your functions, with "
+            f"{describe_credentials(os.environ)}. Add --expose to listen there anyway."
+        )
+
+
+def _signing_credentials() -> SigningCredentials:
+    """The developer's AWS credentials (botocore's usual chain), which --verify-sigv4 checks signatures against."""
+    import botocore.session  # type: ignore[import-untyped]
+
+    from cdk_stream_fn.emulator.front_doors.iam_auth import SigningCredentials
+
+    credentials = botocore.session.get_session().get_credentials()
+    if credentials is None:
+        raise CliError(
+            "--verify-sigv4 checks signatures against your AWS credentials, and none were found "
+            "(set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+        )
+    frozen = credentials.get_frozen_credentials()
+    return SigningCredentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 
 def _parse_env(pairs: list[str]) -> dict[str, str]:

@@ -197,6 +197,9 @@ def test_serve_prints_a_curl_line_for_every_function_url() -> None:
             endpoint("Events", "http://127.0.0.1:19001/"),
         ],
         api_endpoint="http://127.0.0.1:3001",
+        host="127.0.0.1",
+        allowed_hosts=(),
+        signing_credentials=None,
     )
     screen = io.StringIO()
 

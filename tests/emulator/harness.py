@@ -109,7 +109,7 @@ class RawRuntime:
         return self.read_reply()
 
     def next(self) -> Reply:
-        return self.exchange(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: rt\r\n\r\n")
+        return self.exchange(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 
 
 def chunk(data: bytes) -> bytes:
@@ -125,7 +125,7 @@ def streaming_head(
 ) -> bytes:
     head = (
         f"POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\n"
-        "Host: rt\r\n"
+        "Host: 127.0.0.1\r\n"
         f"Content-Type: {content_type}\r\n"
         f"Lambda-Runtime-Function-Response-Mode: {mode}\r\n"
         "Transfer-Encoding: chunked\r\n"
@@ -144,7 +144,7 @@ def buffered(
 ) -> bytes:
     return (
         f"POST /2018-06-01/runtime/invocation/{request_id}/{action} HTTP/1.1\r\n"
-        f"Host: rt\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+        f"Host: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
     ).encode() + body
 
 

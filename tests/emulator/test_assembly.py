@@ -124,3 +124,63 @@ def test_an_unknown_metadata_version_asks_for_an_upgrade(tmp_path: Path) -> None
 def test_a_directory_without_a_manifest_is_not_an_assembly(tmp_path: Path) -> None:
     with pytest.raises(AssemblyError, match="is not a cloud assembly: it has no manifest.json"):
         read_assembly(tmp_path)
+
+
+def test_the_url_cors_and_reserved_concurrency_are_read(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    assembly = write_assembly(
+        tmp_path,
+        {
+            "ApiFunction1234": function_resource(ReservedConcurrentExecutions=2),
+            "ApiUrl": {
+                "Type": "AWS::Lambda::Url",
+                "Properties": {
+                    "AuthType": "AWS_IAM",
+                    "TargetFunctionArn": {"Fn::GetAtt": ["ApiFunction1234", "Arn"]},
+                    "Cors": {
+                        "AllowOrigins": ["http://localhost:5173", {"Fn::GetAtt": ["Site", "Url"]}],
+                        "AllowMethods": ["GET", "POST"],
+                        "AllowHeaders": ["content-type"],
+                        "ExposeHeaders": ["x-request-id"],
+                        "MaxAge": 300,
+                        "AllowCredentials": True,
+                    },
+                },
+            },
+        },
+    )
+
+    (function,) = read_assembly(assembly, warn=warnings.append)
+
+    assert function.reserved_concurrency == 2
+    assert function.cors is not None
+    assert function.cors.allow_origins == ("http://localhost:5173",)
+    assert function.cors.allow_methods == ("GET", "POST")
+    assert function.cors.allow_headers == ("content-type",)
+    assert function.cors.expose_headers == ("x-request-id",)
+    assert (function.cors.max_age, function.cors.allow_credentials) == (300, True)
+    assert warnings == [
+        (
+            'Stack/Api: function URL Cors AllowOrigins entry {"Fn::GetAtt": ["Site", "Url"]} is known only at '
+            "deploy time; it is left out locally"
+        )
+    ]
+
+
+def test_without_cors_or_reservation_nothing_is_added_and_a_token_reservation_is_named(
+    tmp_path: Path,
+) -> None:
+    warnings: list[str] = []
+    assembly = write_assembly(
+        tmp_path, {"ApiFunction1234": function_resource(ReservedConcurrentExecutions={"Ref": "Limit"})}
+    )
+
+    (function,) = read_assembly(assembly, warn=warnings.append)
+
+    assert (function.cors, function.reserved_concurrency) == (None, None)
+    assert warnings == [
+        (
+            'Stack/Api: ReservedConcurrentExecutions is {"Ref": "Limit"}, known only at deploy time; '
+            "no concurrency limit locally"
+        )
+    ]

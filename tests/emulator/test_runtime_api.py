@@ -282,7 +282,7 @@ def test_an_error_type_header_of_the_wrong_shape_is_ignored(api: Api, runtime: R
 def test_init_error_is_recorded(api: Api, runtime: RawRuntime) -> None:
     document = b'{"errorMessage":"No module named app","errorType":"ImportError"}'
     reply = runtime.exchange(
-        b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: rt\r\n"
+        b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Lambda-Runtime-Function-Error-Type: Runtime.ImportModuleError\r\n"
         b"Content-Length: %d\r\n\r\n%s" % (len(document), document)
     )
@@ -388,9 +388,9 @@ def test_asking_for_the_next_event_without_answering_fails_the_held_invocation(
 
 
 def test_unknown_routes_and_methods_get_clear_errors(api: Api, runtime: RawRuntime) -> None:
-    missing = runtime.exchange(b"GET /2018-06-01/runtime/nothing HTTP/1.1\r\nHost: rt\r\n\r\n")
+    missing = runtime.exchange(b"GET /2018-06-01/runtime/nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     wrong_method = runtime.exchange(
-        b"POST /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: rt\r\nContent-Length: 0\r\n\r\n"
+        b"POST /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
     )
 
     assert missing.status == 404
@@ -403,7 +403,7 @@ def test_expect_100_continue_is_honoured(api: Api, runtime: RawRuntime) -> None:
     invocation = api.invoke()
     request_id = runtime.next().headers["lambda-runtime-aws-request-id"]
     runtime.start(
-        f"POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\nHost: rt\r\n"
+        f"POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Content-Type: application/json\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n".encode()
     )
 
@@ -441,7 +441,7 @@ def test_a_response_and_the_next_request_in_one_write_are_both_served(api: Api, 
 
     runtime.start(
         buffered(request_id, b'{"n":1}')
-        + b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: rt\r\n\r\n"
+        + b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     )
 
     assert runtime.read_reply().status == 202
@@ -486,7 +486,7 @@ def test_a_runtime_already_waiting_gets_the_event_the_moment_it_is_submitted(
 
 def test_a_connection_that_left_while_waiting_does_not_swallow_the_next_event(api: Api) -> None:
     gone = RawRuntime(api.server.address)
-    gone.start(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: rt\r\n\r\n")
+    gone.start(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     time.sleep(0.2)
     gone.close()
     time.sleep(0.2)

@@ -18,7 +18,7 @@ from typing import Any
 
 from cdk_stream_fn.contract import METADATA_KEY, METADATA_VERSION
 from cdk_stream_fn.emulator import limits
-from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
+from cdk_stream_fn.emulator.sandboxes.config import CorsSettings, FunctionConfig
 
 SUPPORTED_METADATA_VERSIONS = frozenset({METADATA_VERSION})
 
@@ -109,6 +109,8 @@ def _functions_of(stack: _Stack, *, region: str, warn: Warn) -> Iterator[Functio
             auth_type=_literal((url or {}).get("AuthType")) or "AWS_IAM",
             invoke_mode=_literal((url or {}).get("InvokeMode")) or "BUFFERED",
             has_url=url is not None,
+            cors=_cors((url or {}).get("Cors"), label, warn),
+            reserved_concurrency=_reserved_concurrency(properties, label, warn),
             construct_path=label,
             aliases=tuple(
                 dict.fromkeys(a for a in (logical_id, f"{stack.name}-{logical_id}", label) if a != name)
@@ -130,6 +132,52 @@ def _urls_by_target(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
             elif "Ref" in target:
                 found[target["Ref"]] = properties
     return found
+
+
+def _cors(cors: object, label: str, warn: Warn) -> CorsSettings | None:
+    """The URL's `Cors` property (AllowOrigins, AllowMethods, AllowHeaders, ExposeHeaders, MaxAge,
+    AllowCredentials), or None without one. An entry known only at deploy time is left out, with a warning."""
+    if not isinstance(cors, dict):
+        return None
+
+    def strings(key: str) -> tuple[str, ...]:
+        values = cors.get(key) or []
+        if not isinstance(values, list):
+            values = [values]
+        kept = []
+        for value in values:
+            if isinstance(value, str):
+                kept.append(value)
+            else:
+                warn(
+                    f"{label}: function URL Cors {key} entry {json.dumps(value)} is known only at deploy "
+                    "time; it is left out locally"
+                )
+        return tuple(kept)
+
+    max_age = cors.get("MaxAge")
+    return CorsSettings(
+        allow_origins=strings("AllowOrigins"),
+        allow_methods=strings("AllowMethods"),
+        allow_headers=strings("AllowHeaders"),
+        expose_headers=strings("ExposeHeaders"),
+        max_age=max_age if isinstance(max_age, int) and not isinstance(max_age, bool) else None,
+        allow_credentials=cors.get("AllowCredentials") is True,
+    )
+
+
+def _reserved_concurrency(properties: dict[str, Any], label: str, warn: Warn) -> int | None:
+    """`ReservedConcurrentExecutions`: how many invocations may run at once before Lambda throttles."""
+    if "ReservedConcurrentExecutions" not in properties:
+        return None
+    value = properties["ReservedConcurrentExecutions"]
+    if isinstance(value, bool) or not isinstance(value, int):
+        warn(
+            f"{label}: ReservedConcurrentExecutions is {json.dumps(value)}, known only at deploy time; "
+            "no concurrency limit locally"
+        )
+        return None
+    return value
 
 
 def _name(function_name: object, label: str) -> str:

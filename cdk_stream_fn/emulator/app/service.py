@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from cdk_stream_fn.contract import DEFAULT_API_PORT, DEFAULT_MAX_SANDBOXES, DEFAULT_URL_PORT
 from cdk_stream_fn.emulator.front_doors.function_url import FunctionUrlServer
+from cdk_stream_fn.emulator.front_doors.iam_auth import SignatureCheck, SigningCredentials
 from cdk_stream_fn.emulator.front_doors.lambda_api import LambdaApiServer
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
@@ -32,7 +33,12 @@ class Endpoint:
 
 
 class Emulator:
-    """Serves `functions` on `host`: URLs from `url_port` upward (0: any free port), the Lambda API on `api_port`."""
+    """Serves `functions` on `host`: URLs from `url_port` upward (0: any free port), the Lambda API on `api_port`.
+
+    `allowed_hosts`: Host names the servers accept besides the loopback names and `host` itself;
+    `signing_credentials`: check the SigV4 signatures of `AWS_IAM` function URLs against these (None: not
+    checked, but browser pages of other origins are refused).
+    """
 
     def __init__(
         self,
@@ -44,6 +50,8 @@ class Emulator:
         max_sandboxes: int = DEFAULT_MAX_SANDBOXES,
         shape_bandwidth: bool = False,
         log_sink: LogSink | None = print_log_line,
+        allowed_hosts: Sequence[str] = (),
+        signing_credentials: SigningCredentials | None = None,
     ) -> None:
         names = [f.name for f in functions]
         duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -53,6 +61,8 @@ class Emulator:
         self.host = host
         self.url_port = url_port
         self.api_port = api_port
+        self.allowed_hosts = tuple(allowed_hosts)
+        self.signing_credentials = signing_credentials
         self.pools = {
             f.name: FunctionPool(
                 f, max_sandboxes=max_sandboxes, shape_bandwidth=shape_bandwidth, log_sink=log_sink
@@ -82,14 +92,20 @@ class Emulator:
             for function in self.functions:
                 by_name.update((alias, self.pools[function.name]) for alias in function.aliases)
             region = self.functions[0].region if self.functions else "us-east-1"
-            self.api = await _listen(LambdaApiServer(by_name, region=region), self.host, self.api_port)
+            api = LambdaApiServer(by_name, region=region, allowed_hosts=self.allowed_hosts)
+            self.api = await _listen(api, self.host, self.api_port)
             next_port = self.url_port
             for function in self.functions:
                 if not function.has_url:
                     continue
                 if next_port and next_port == self.api_port:
                     next_port += 1
-                server = FunctionUrlServer(self.pools[function.name])
+                signatures = None
+                if self.signing_credentials is not None:
+                    signatures = SignatureCheck(self.signing_credentials, function.region)
+                server = FunctionUrlServer(
+                    self.pools[function.name], allowed_hosts=self.allowed_hosts, signatures=signatures
+                )
                 self.url_servers[function.name] = await _listen(server, self.host, next_port)
                 next_port = next_port + 1 if next_port else 0
             if warm:

@@ -5,6 +5,25 @@ An HTTP integration response (`application/vnd.awslambda.http-integration-respon
 prelude turned into the status line, headers and `Set-Cookie` headers, then its body forwarded chunk
 by chunk; any other response is sent as a 200 with the runtime's content type.
 
+Before a request reaches the function it is admitted (`_admit`), as Lambda's front end would:
+- only a path reaches the function: `CONNECT host:443` is answered 405 and `OPTIONS *` 200 with `Allow`
+  (neither names a resource of the function); an absolute URI (`GET http://host/path`) is served as its
+  path, with its authority in place of the Host header (RFC 9112 §3.2.2, see `http.targets`);
+- the Host must be a name of this server (421 otherwise; `http.admission`);
+- methods other than the seven Lambda documents for `requestContext.http.method` ("GET, POST, PUT,
+  HEAD, OPTIONS, PATCH, and DELETE", awsdocs/aws-lambda-developer-guide `doc_source/urls-invocation.md`)
+  get 405 with `Allow`; AWS documents no answer for them;
+- with the URL's `Cors` configured, a browser's preflight is answered from it without invoking the
+  function, and its CORS headers go on every response (`cors`);
+- `AuthType: AWS_IAM`: with `signatures` (`serve --verify-sigv4`) a request must be signed by the
+  developer's credentials (403 otherwise, `iam_auth`); without it signatures are not checked, but a
+  browser's cross-origin request is refused with 403 all the same, because on AWS a page cannot sign
+  one and gets 403: a local-only door to the developer's credentials stays shut, while curl, SDKs and
+  pages the function serves itself (same origin) work as before, and so do pages of an origin the
+  URL's Cors AllowOrigins names explicitly (not through `*`), which the developer declared trusted;
+- a function whose reserved concurrency is used up answers 429 (`pool.Throttled`). AWS documents the
+  status, not the body; the emulator sends `{"Message": "Rate Exceeded."}`, the Lambda API's wording.
+
 Failure answers, and what each is based on:
 - a request whose event would pass 6 MB: 413 (Lambda's synchronous payload limit);
 - the function fails before its response starts (error, crash, timeout, init error): 502
@@ -23,10 +42,14 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from cdk_stream_fn.emulator import limits
+from cdk_stream_fn.emulator.front_doors import cors
+from cdk_stream_fn.emulator.front_doors.iam_auth import SignatureCheck
 from cdk_stream_fn.emulator.front_doors.prelude import Prelude, PreludeDecoder, PreludeError
 from cdk_stream_fn.emulator.front_doors.url_event import build_url_event
+from cdk_stream_fn.emulator.http.admission import HostCheck, Refusal, cross_origin
 from cdk_stream_fn.emulator.http.connection import (
     BodyTooLarge,
     ClientGone,
@@ -34,6 +57,7 @@ from cdk_stream_fn.emulator.http.connection import (
     HttpServer,
     Request,
 )
+from cdk_stream_fn.emulator.http.targets import RequestTarget, TargetForm, parse_target
 from cdk_stream_fn.emulator.sandboxes.invocation import (
     Invocation,
     InvocationFailed,
@@ -41,7 +65,7 @@ from cdk_stream_fn.emulator.sandboxes.invocation import (
     new_request_id,
     new_trace_id,
 )
-from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
+from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool, Throttled
 
 log = logging.getLogger("cdk_stream_fn.emulator")
 
@@ -60,16 +84,44 @@ _HOP_BY_HOP = frozenset(
 )
 
 
-class FunctionUrlServer:
-    """Serves one function's URL."""
+#: The methods a function URL passes to its function (`requestContext.http.method`'s documented values).
+URL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_ALLOW = ", ".join(URL_METHODS)
 
-    def __init__(self, pool: FunctionPool) -> None:
+
+@dataclass(frozen=True)
+class _Admitted:
+    """A request the URL serves: its target, the Host it named, and the CORS headers its answer gets."""
+
+    target: RequestTarget
+    host: str
+    cors_headers: list[tuple[str, str]]
+
+
+class FunctionUrlServer:
+    """Serves one function's URL.
+
+    `allowed_hosts`: Host names accepted besides the loopback names and the listening address;
+    `signatures`: check SigV4 signatures of an `AWS_IAM` URL (None: not checked).
+    """
+
+    def __init__(
+        self,
+        pool: FunctionPool,
+        *,
+        allowed_hosts: tuple[str, ...] = (),
+        signatures: SignatureCheck | None = None,
+    ) -> None:
         self.pool = pool
         self.config = pool.config
+        self.allowed_hosts = allowed_hosts
+        self.signatures = signatures if self.config.auth_type == "AWS_IAM" else None
+        self._hosts = HostCheck("127.0.0.1", 0)
         self._http = HttpServer(name=f"{self.config.name} URL", serve=self._serve)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> FunctionUrlServer:
         await self._http.start(host, port)
+        self._hosts = HostCheck(host, self.port, self.allowed_hosts)
         return self
 
     @property
@@ -88,23 +140,123 @@ class FunctionUrlServer:
             if not await self._handle(conn, request) or conn.close_after_response():
                 return
 
+    async def _admit(self, conn: HttpConnection, request: Request) -> _Admitted | None:
+        """Check what precedes the function (target, Host, method, CORS preflight, a browser calling an
+        AWS_IAM URL); answer and return None for a request that stops here."""
+        method, headers = request.method, request.headers
+        target = parse_target(method, request.target)
+        if target.form is TargetForm.INVALID:
+            await self._refuse(conn, Refusal(400, "BadRequest", f"invalid request target {request.target!r}"))
+            return None
+        if target.form is TargetForm.AUTHORITY:
+            not_a_proxy = Refusal(
+                405, "MethodNotAllowed", "a function URL is not a proxy: CONNECT is not served"
+            )
+            await self._refuse(conn, not_a_proxy, [("allow", _ALLOW)], close=True)
+            return None
+        refusal = self._hosts.refusal(headers, request.http_version, authority=target.authority)
+        if refusal is not None:
+            log.warning("%s: %s %s refused: %s", self.config.name, method, request.target, refusal.message)
+            await self._refuse(conn, refusal, close=True)
+            return None
+        host = target.authority or request.header(b"host") or f"127.0.0.1:{self.port}"
+        if target.form is TargetForm.ASTERISK:
+            await conn.respond(200, b"", content_type="text/plain", headers=[("allow", _ALLOW)])
+            return None
+        settings = self.config.cors
+        if method not in URL_METHODS:
+            refusal = Refusal(405, "MethodNotAllowed", f"a function URL serves {_ALLOW}, not {method}")
+            await self._refuse(conn, refusal, [("allow", _ALLOW)])
+            return None
+        if settings is not None and cors.is_preflight(method, headers):
+            fields = cors.preflight_headers(settings, headers) + _request_headers(new_request_id())
+            await conn.respond(200, b"", content_type="text/plain", headers=fields)
+            return None
+        cors_headers = cors.response_headers(settings, headers) if settings is not None else []
+        refusal = self._unsigned_page(headers, host)
+        if refusal is not None:
+            log.warning("%s: %s %s refused: %s", self.config.name, method, request.target, refusal.detail)
+            await self._refuse(conn, refusal, cors_headers)
+            return None
+        return _Admitted(target, host, cors_headers)
+
+    def _unsigned_page(self, headers: list[tuple[bytes, bytes]], host: str) -> Refusal | None:
+        """A browser page of another origin calling an AWS_IAM URL whose signatures are not checked: on AWS
+        it could not sign the request, so it is refused, unless the URL's Cors names its origin."""
+        if self.config.auth_type != "AWS_IAM" or self.signatures is not None:
+            return None
+        caller = cross_origin(headers, f"http://{host}")
+        if caller is None:
+            return None
+        origin, settings = cors.header(headers, b"origin"), self.config.cors
+        if origin is not None and settings is not None and cors.names_origin(settings, origin):
+            return None
+        return Refusal(
+            403,
+            "AccessDeniedException",
+            "Forbidden",
+            f"a browser page ({caller}) called this AuthType AWS_IAM function URL. On AWS a page "
+            "cannot sign the request and gets 403; locally it gets 403 too, because unsigned "
+            "requests run with your AWS credentials. Pages the function serves itself (same "
+            "origin), curl and SDKs are served, and so are pages of an origin the URL's Cors "
+            "AllowOrigins names (not through '*'). Or use AuthType NONE with Cors, or sign the "
+            "requests with your credentials and run serve --verify-sigv4.",
+        )
+
+    async def _refuse(
+        self,
+        conn: HttpConnection,
+        refusal: Refusal,
+        headers: list[tuple[str, str]] | None = None,
+        *,
+        close: bool = False,
+    ) -> None:
+        """Answer with `{"Message": ...}` (and `"Detail"`, what to change locally) and the error type."""
+        document = {"Message": refusal.message}
+        if refusal.detail:
+            document["Detail"] = refusal.detail
+        fields = [("x-amzn-errortype", refusal.code), *_request_headers(new_request_id()), *(headers or [])]
+        await conn.respond_json(refusal.status, document, headers=fields, close=close)
+
     async def _handle(self, conn: HttpConnection, request: Request) -> bool:
         """Answer one request; return whether the connection may carry another."""
         method = request.method
-        target = request.target
+        admitted = await self._admit(conn, request)
+        if admitted is None:
+            return not conn.close_after_response()
+        target = admitted.target.origin_form
         try:
             body = await conn.read_body(limits.MAX_REQUEST_PAYLOAD_BYTES)
         except BodyTooLarge as error:
             log.warning(
                 "%s: %s %s: request body over %d bytes: 413", self.config.name, method, target, error.limit
             )
-            await _request_too_large(conn)
+            await _request_too_large(conn, admitted.cors_headers)
             return False
+        if self.signatures is not None:
+            refusal = self.signatures.refusal(
+                method=method, host=admitted.host, target=target, headers=request.headers, body=body
+            )
+            if refusal is not None:
+                log.warning(
+                    "%s: %s %s refused: %s (%s)",
+                    self.config.name,
+                    method,
+                    target,
+                    refusal.message,
+                    refusal.detail,
+                )
+                await self._refuse(conn, refusal, admitted.cors_headers)
+                return True
+        headers = request.headers
+        if admitted.target.form is TargetForm.ABSOLUTE:
+            headers = [(name, value) for name, value in headers if name != b"host"]
+            headers.append((b"host", admitted.host.encode("latin-1")))
         request_id, trace_id = new_request_id(), new_trace_id()
         event = build_url_event(
             method=method,
             target=target,
-            headers=request.headers,
+            headers=headers,
             body=body,
             source_ip=conn.peer[0],
             function_name=self.config.name,
@@ -120,14 +272,21 @@ class FunctionUrlServer:
             log.warning(
                 "%s: %s %s: event of %d bytes over 6 MB: 413", self.config.name, method, target, len(payload)
             )
-            await _request_too_large(conn)
+            await _request_too_large(conn, admitted.cors_headers)
             return False
-        invocation = await self.pool.submit(
-            self.pool.request(payload, request_id=request_id, trace_id=trace_id)
-        )
+        try:
+            invocation = await self.pool.submit(
+                self.pool.request(payload, request_id=request_id, trace_id=trace_id)
+            )
+        except Throttled as throttled:
+            log.warning("%s: %s %s: throttled (429): %s", self.config.name, method, target, throttled)
+            await self._refuse(
+                conn, Refusal(429, "TooManyRequestsException", "Rate Exceeded."), admitted.cors_headers
+            )
+            return True
         status = 0
         try:
-            keep, status = await self._respond(conn, method, invocation)
+            keep, status = await self._respond(conn, method, invocation, admitted.cors_headers)
             return keep
         except ClientGone:
             log.info(
@@ -142,8 +301,16 @@ class FunctionUrlServer:
                 invocation.abandon()
             _access_log(self.config.name, method, target, status, invocation)
 
-    async def _respond(self, conn: HttpConnection, method: str, invocation: Invocation) -> tuple[bool, int]:
-        """Send the response as it arrives; return whether the connection may go on, and the status sent."""
+    async def _respond(
+        self,
+        conn: HttpConnection,
+        method: str,
+        invocation: Invocation,
+        cors_headers: list[tuple[str, str]] | None = None,
+    ) -> tuple[bool, int]:
+        """Send the response as it arrives; return whether the connection may go on, and the status sent.
+
+        `cors_headers` (the URL's CORS configuration) replace any of the same name the function set."""
         body = invocation.body()
         try:
             head = await invocation.head()
@@ -157,14 +324,14 @@ class FunctionUrlServer:
                 headers += [("set-cookie", cookie) for cookie in prelude.cookies]
         except InvocationFailed as failed:
             log.error("%s: request %s failed: %s", self.config.name, invocation.request_id, failed)
-            await _bad_gateway(conn, invocation)
+            await _bad_gateway(conn, invocation, cors_headers)
             return True, 502
         except PreludeError as error:
             log.error("%s: request %s: %s: 502", self.config.name, invocation.request_id, error)
             invocation.abandon()
-            await _bad_gateway(conn, invocation)
+            await _bad_gateway(conn, invocation, cors_headers)
             return True, 502
-        headers += _platform_headers(invocation)
+        headers = cors.apply(headers, cors_headers or []) + _platform_headers(invocation)
         await conn.start_response(status, headers, first)
         if method == "HEAD":
             invocation.abandon()
@@ -233,10 +400,18 @@ def _platform_headers(invocation: Invocation) -> list[tuple[str, str]]:
     ]
 
 
-async def _bad_gateway(conn: HttpConnection, invocation: Invocation) -> None:
-    await conn.respond_json(502, {"Message": "Internal Server Error"}, headers=_platform_headers(invocation))
+def _request_headers(request_id: str) -> list[tuple[str, str]]:
+    """The platform's headers on an answer the URL gives itself, without invoking the function."""
+    return [("date", email.utils.formatdate(usegmt=True)), ("x-amzn-requestid", request_id)]
 
 
-async def _request_too_large(conn: HttpConnection) -> None:
+async def _bad_gateway(
+    conn: HttpConnection, invocation: Invocation, cors_headers: list[tuple[str, str]] | None = None
+) -> None:
+    headers = _platform_headers(invocation) + (cors_headers or [])
+    await conn.respond_json(502, {"Message": "Internal Server Error"}, headers=headers)
+
+
+async def _request_too_large(conn: HttpConnection, cors_headers: list[tuple[str, str]]) -> None:
     message = f"Request must be smaller than {limits.MAX_REQUEST_PAYLOAD_BYTES} bytes for the InvokeFunction operation"
-    await conn.respond_json(413, {"Message": message}, close=True)
+    await conn.respond_json(413, {"Message": message}, headers=cors_headers, close=True)

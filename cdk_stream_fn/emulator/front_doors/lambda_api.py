@@ -12,6 +12,18 @@ Shapes come from botocore's service model for lambda:
 - API errors: status, `x-amzn-ErrorType` and `{"Type": "User", "Message": ...}` as botocore's
   rest-json parser reads them (`ResourceNotFoundException` 404, `RequestTooLargeException` 413,
   `InvalidParameterValueException` / `InvalidRequestContentException` 400).
+- A function whose reserved concurrency is used up: 429 `TooManyRequestsException`,
+  `{"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded", "Type": "User", "message": "Rate
+  Exceeded."}` (the `Reason` values are botocore's `ThrottleReason` enum; the message is Lambda's, as
+  callers quote it, e.g. alexcasalboni/aws-lambda-power-tuning#133). `Event` invocations are queued,
+  not throttled, as Lambda queues asynchronous events.
+
+Who may call it: the Host must be a name of this server (421 `MisdirectedRequest` otherwise, see
+`http.admission`), and a request a browser page made (it carries `Origin`, or `Sec-Fetch-Site:
+cross-site`/`same-site`) is refused with 403 `AccessDeniedException`: SDKs and the CLI send neither, and
+no page of another origin has any business invoking functions with the developer's credentials (a
+`text/plain` POST needs no CORS preflight, so the browser would send it). An absolute URI
+(`POST http://host/2015-03-31/...`) is routed by its path.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from urllib.parse import parse_qs, unquote
 
 from cdk_stream_fn.emulator import limits
 from cdk_stream_fn.emulator.front_doors import event_stream
+from cdk_stream_fn.emulator.http.admission import HostCheck, browser_site
 from cdk_stream_fn.emulator.http.connection import (
     BodyTooLarge,
     ClientGone,
@@ -35,9 +48,10 @@ from cdk_stream_fn.emulator.http.connection import (
     HttpServer,
     Request,
 )
+from cdk_stream_fn.emulator.http.targets import TargetForm, parse_target
 from cdk_stream_fn.emulator.sandboxes.bodies import response_too_large
 from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation, InvocationFailed
-from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
+from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool, Throttled
 from cdk_stream_fn.emulator.sandboxes.sandbox import LOG_TAIL_BYTES
 
 log = logging.getLogger("cdk_stream_fn.emulator")
@@ -54,24 +68,41 @@ _ARN_NAME = re.compile(
 class ApiError(Exception):
     """An error the Lambda API answers with (not a function error)."""
 
-    def __init__(self, status: int, error_type: str, message: str) -> None:
+    def __init__(self, status: int, error_type: str, message: str, **fields: str) -> None:
         super().__init__(message)
         self.status = status
         self.error_type = error_type
         self.message = message
+        #: More members of the error document (a throttle's `Reason`).
+        self.fields = fields
+
+    def document(self) -> dict[str, str]:
+        """The JSON error body: `Type` and `Message` (a throttle's is `message`, as Lambda sends it)."""
+        if self.error_type == "TooManyRequestsException":
+            return {**self.fields, "Type": "User", "message": self.message}
+        return {**self.fields, "Type": "User", "Message": self.message}
 
 
 class LambdaApiServer:
     """`Invoke` and `InvokeWithResponseStream` for the functions in `pools` (name or alias to pool)."""
 
-    def __init__(self, pools: Mapping[str, FunctionPool], *, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        pools: Mapping[str, FunctionPool],
+        *,
+        region: str = "us-east-1",
+        allowed_hosts: tuple[str, ...] = (),
+    ) -> None:
         self.pools = dict(pools)
         self.region = region
+        self.allowed_hosts = allowed_hosts
+        self._hosts = HostCheck("127.0.0.1", 0)
         self._http = HttpServer(name="Lambda API", serve=self._serve)
         self._background: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> LambdaApiServer:
         await self._http.start(host, port)
+        self._hosts = HostCheck(host, self.port, self.allowed_hosts)
         return self
 
     @property
@@ -100,7 +131,27 @@ class LambdaApiServer:
     async def _route(self, conn: HttpConnection, request: Request) -> None:
         """Answer one request (a streamed one ends cleanly even when the function fails: the error
         travels in `InvokeComplete`); raise `ApiError` for a request the API refuses."""
-        path, _, query = request.target.partition("?")
+        target = parse_target(request.method, request.target)
+        refusal = self._hosts.refusal(request.headers, request.http_version, authority=target.authority)
+        if refusal is not None:
+            log.warning("Lambda API: %s %s refused: %s", request.method, request.target, refusal.message)
+            raise ApiError(refusal.status, refusal.code, refusal.message)
+        browser = browser_site(request.headers)
+        if browser is not None:
+            log.warning(
+                "Lambda API: %s %s from a browser page (%s): 403", request.method, request.target, browser
+            )
+            raise ApiError(
+                403,
+                "AccessDeniedException",
+                f"the Lambda API of cdk-stream-fn serve refuses requests from browser pages ({browser}): "
+                "they would invoke your functions with your AWS credentials. Call it from an SDK or "
+                "`cdk-stream-fn invoke`; a page can use a function URL (with its Cors configuration).",
+            )
+        if target.form is TargetForm.ABSOLUTE:
+            path, query = target.path, target.query
+        else:
+            path, _, query = request.target.partition("?")
         match = _ROUTE.match(path)
         if match is None or request.method != "POST":
             raise ApiError(
@@ -140,7 +191,18 @@ class LambdaApiServer:
         if invocation_type == "DryRun":
             await conn.respond(204, b"", headers=_version_header())
             return
-        invocation = await pool.submit(pool.request(payload, client_context=client_context))
+        try:
+            invocation = await pool.submit(
+                pool.request(payload, client_context=client_context), throttle=invocation_type != "Event"
+            )
+        except Throttled as throttled:
+            log.warning("Lambda API: throttled (429): %s", throttled)
+            raise ApiError(
+                429,
+                "TooManyRequestsException",
+                "Rate Exceeded.",
+                Reason="ReservedFunctionConcurrentInvocationLimitExceeded",
+            ) from None
         if invocation_type == "Event":
             task = asyncio.create_task(_drain(invocation))
             self._background.add(task)
@@ -304,8 +366,6 @@ def _version_header() -> list[tuple[str, str]]:
 async def _api_error(conn: HttpConnection, error: ApiError, *, close: bool) -> None:
     headers = [("x-amzn-errortype", error.error_type)]
     try:
-        await conn.respond_json(
-            error.status, {"Type": "User", "Message": error.message}, headers=headers, close=close
-        )
+        await conn.respond_json(error.status, error.document(), headers=headers, close=close)
     except ClientGone:
         pass

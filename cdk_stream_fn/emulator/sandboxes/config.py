@@ -35,6 +35,20 @@ PASSTHROUGH_VARIABLES = (
 PLATFORM_ONLY_VARIABLES = frozenset({"AWS_LAMBDA_EXEC_WRAPPER"})
 
 
+@dataclass(frozen=True)
+class CorsSettings:
+    """A function URL's CORS configuration (`AWS::Lambda::Url` `Cors`; the Lambda API's `Cors` type):
+    which origins, methods and headers browsers may use, which response headers they may read, how long
+    they may cache a preflight answer, and whether they may send cookies."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+
 def default_runtime_command() -> list[str]:
     """This project's runtime, on the interpreter running the emulator (where `stream_fn` is installed)."""
     return [sys.executable, "-m", "stream_fn"]
@@ -63,6 +77,12 @@ class FunctionConfig:
     auth_type: str = "NONE"
     invoke_mode: str = "RESPONSE_STREAM"
     has_url: bool = True
+    #: The URL's CORS configuration; None: no CORS headers are added and OPTIONS reaches the function.
+    cors: CorsSettings | None = None
+    #: `ReservedConcurrentExecutions`: more invocations at once are throttled (429); None: no limit.
+    reserved_concurrency: int | None = None
+    #: End a runtime whose process group's resident memory passes `memory_mb` (`Runtime.OutOfMemory`).
+    enforce_memory: bool = True
     #: Other names the Lambda API accepts for this function (logical id, construct path, construct id).
     aliases: tuple[str, ...] = ()
     construct_path: str | None = None
@@ -84,6 +104,10 @@ class FunctionConfig:
             )
         if not 128 <= self.memory_mb <= 10240:
             found.append(f"{self.name}: memory must be between 128 and 10240 MiB, got {self.memory_mb}")
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 0:
+            found.append(
+                f"{self.name}: reserved concurrency must be 0 or more, got {self.reserved_concurrency}"
+            )
         return found
 
     def command(self) -> list[str]:

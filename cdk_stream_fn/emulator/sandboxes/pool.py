@@ -1,8 +1,15 @@
 """The sandboxes of one function: one invocation per sandbox, a bounded number of sandboxes.
 
 Like Lambda, a sandbox serves a single invocation at a time and concurrent requests get more
-sandboxes. Unlike Lambda, which throttles at the concurrency limit (429), the emulator queues:
-locally a request waiting its turn is more useful than an error. Warm sandboxes are reused first.
+sandboxes, up to `max_sandboxes` (`serve --max-concurrency`). Past that the emulator queues where Lambda
+would scale out: locally a request waiting its turn is more useful than an error. Warm sandboxes are
+reused first.
+
+A function with reserved concurrency (`ReservedConcurrentExecutions`) is throttled as on Lambda: an
+invocation that would make more than that many run (or wait) at once is refused with `Throttled`, which
+the front doors answer with 429 (awsdocs/aws-lambda-developer-guide `doc_source/urls-configuration.md`,
+"Throttling function URLs": "Whenever your function concurrency exceeds the reserved concurrency, your
+function URL returns an HTTP 429 status code"; 0 throttles every request).
 """
 
 from __future__ import annotations
@@ -16,6 +23,18 @@ from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocatio
 from cdk_stream_fn.emulator.sandboxes.sandbox import LogSink, Sandbox, print_log_line
 
 log = logging.getLogger("cdk_stream_fn.emulator")
+
+
+class Throttled(Exception):
+    """The function's reserved concurrency is used up: the invocation is refused, not queued."""
+
+    def __init__(self, function_name: str, reserved: int) -> None:
+        super().__init__(
+            f"{function_name}: its reserved concurrency ({reserved}, ReservedConcurrentExecutions) is "
+            "used up by invocations already running"
+        )
+        self.function_name = function_name
+        self.reserved = reserved
 
 
 class FunctionPool:
@@ -39,17 +58,31 @@ class FunctionPool:
         self._idle: list[Sandbox] = []
         self._slots = asyncio.Semaphore(max_sandboxes)
         self._running: dict[asyncio.Task[None], Invocation] = {}
+        #: Invocations submitted and not yet finished, waiting ones included (what reserved concurrency counts).
+        self.in_flight = 0
         self._stopping = False
 
     def request(self, payload: bytes, **fields: object) -> InvokeRequest:
         """An `InvokeRequest` addressed to this function."""
         return InvokeRequest(payload=payload, invoked_function_arn=self.config.arn, **fields)  # type: ignore[arg-type]
 
-    async def submit(self, request: InvokeRequest) -> Invocation:
-        """Start `request` on a free sandbox (waiting for one if all are busy); read the result from it."""
+    async def submit(self, request: InvokeRequest, *, throttle: bool = True) -> Invocation:
+        """Start `request` on a free sandbox (waiting for one if all are busy); read the result from it.
+
+        Raises `Throttled` if the function's reserved concurrency is used up (unless `throttle` is False:
+        Lambda queues asynchronous invocations instead).
+        """
         if self._stopping:
             raise RuntimeError(f"{self.config.name}: the emulator is shutting down")
-        await self._slots.acquire()
+        reserved = self.config.reserved_concurrency
+        if throttle and reserved is not None and self.in_flight >= reserved:
+            raise Throttled(self.config.name, reserved)
+        self.in_flight += 1
+        try:
+            await self._slots.acquire()
+        except BaseException:
+            self.in_flight -= 1
+            raise
         sandbox = self._take_sandbox()
         invocation = Invocation(request)
         task = asyncio.create_task(
@@ -60,6 +93,8 @@ class FunctionPool:
 
     async def warm(self) -> None:
         """Start one sandbox ahead of the first request, so it is warm and its init errors show early."""
+        if self.config.reserved_concurrency == 0:
+            return  # every invocation is throttled: nothing will run
         await self._slots.acquire()
         try:
             sandbox = self._take_sandbox()
@@ -94,6 +129,7 @@ class FunctionPool:
             invocation.finish()
         finally:
             self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            self.in_flight -= 1
             self._idle.append(sandbox)
             self._slots.release()
 

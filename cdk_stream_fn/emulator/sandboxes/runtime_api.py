@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from urllib.parse import unquote
 
 from cdk_stream_fn.emulator import limits
+from cdk_stream_fn.emulator.http.admission import HostCheck, foreign_caller
 from cdk_stream_fn.emulator.http.connection import (
     BadRequest,
     ClientGone,
@@ -98,12 +99,15 @@ class RuntimeApiServer:
         self._current: Invocation | None = None
         self._answered = False
         self._http = HttpServer(name=name, attach=lambda conn: RuntimeConnection(self, conn))
+        #: The Host names requests must carry (set once listening): a web page must not reach this server.
+        self.hosts = HostCheck("127.0.0.1", 0)
 
     @classmethod
     async def start(cls, host: str = "127.0.0.1", port: int = 0, **options: object) -> RuntimeApiServer:
         """Create a Runtime API and start listening (port 0: any free port)."""
         server = cls(**options)  # type: ignore[arg-type]
         await server._http.start(host, port)
+        server.hosts = HostCheck(host, server._http.port)
         return server
 
     @property
@@ -331,6 +335,11 @@ class RuntimeConnection:
     # -- routing ----------------------------------------------------------------------------------
 
     def _route(self, request: Request) -> None:
+        if (refusal := foreign_caller(self.api.hosts, request.headers, request.http_version)) is not None:
+            self._read_body(
+                DiscardedBody(lambda: self.answer_error(refusal.status, refusal.code, refusal.message))
+            )
+            return
         target = request.target.split("?", 1)[0]
         method = request.method
         if not target.startswith(API_PREFIX + "/"):

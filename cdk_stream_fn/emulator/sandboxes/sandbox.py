@@ -5,7 +5,8 @@ forks is stopped whole), forwards its output line by line, and supervises each i
 Lambda does: a runtime that exits is reported as `Runtime.ExitError` and started again on the next
 invocation; one that overruns the function timeout is killed and reported as `Sandbox.Timedout`
 ("Task timed out after N.NN seconds", Lambda's wording); an init error is returned to the
-invocation that was waiting for it.
+invocation that was waiting for it; one whose processes hold more than the function's memory is
+killed and reported as `Runtime.OutOfMemory` (see `memory`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cdk_stream_fn.contract import MB
 from cdk_stream_fn.emulator import limits
+from cdk_stream_fn.emulator.sandboxes import memory
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig, lambda_environment
 from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation
 from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
@@ -71,6 +74,7 @@ class Sandbox:
         self._exited: asyncio.Future[int] | None = None
         self._pumps: list[asyncio.Task[None]] = []
         self._log_tail = bytearray()
+        self._memory: memory.MemoryWatcher | None = None
 
     @property
     def running(self) -> bool:
@@ -115,6 +119,10 @@ class Sandbox:
             ) from error
         self.starts += 1
         self._exited = asyncio.ensure_future(self.process.wait())
+        if self.config.enforce_memory and memory.supported():
+            self._memory = memory.MemoryWatcher(
+                self.process.pid, self.config.memory_mb * MB, name=self.name
+            ).start()
         log.debug("%s: started %s (pid %d)", self.name, command, self.process.pid)
         if self.log_sink is not None:
             assert self.process.stdout is not None and self.process.stderr is not None
@@ -196,6 +204,8 @@ class Sandbox:
 
     async def _recycle(self, invocation: Invocation, error: FunctionError, *, reason: str) -> None:
         """End the invocation with `error` and throw the runtime away; the next invocation starts a new one."""
+        if self._memory is not None and self._memory.exceeded:
+            error = _out_of_memory_error(invocation)
         log.warning("%s: request %s: %s (%s)", self.name, invocation.request_id, error.error_type, reason)
         invocation.fail(error)
         await self._kill()
@@ -209,6 +219,8 @@ class Sandbox:
         process = self.process
         if process is None:
             return
+        if self._memory is not None:
+            self._memory.stop()
         _signal_group(process.pid, signal.SIGKILL)
         if process.returncode is None:
             with contextlib.suppress(asyncio.TimeoutError):
@@ -271,6 +283,15 @@ def _exit_error(invocation: Invocation, process: asyncio.subprocess.Process | No
         detail = f"exit status {code}"
     return FunctionError.from_platform(
         "Runtime.ExitError", f"RequestId: {invocation.request_id} Error: Runtime exited with error: {detail}"
+    )
+
+
+def _out_of_memory_error(invocation: Invocation) -> FunctionError:
+    """Lambda's error for a runtime killed over its memory (RAPID: "runtime exited with error: signal:
+    killed", `Runtime.OutOfMemory`), worded like `_exit_error`."""
+    return FunctionError.from_platform(
+        "Runtime.OutOfMemory",
+        f"RequestId: {invocation.request_id} Error: Runtime exited with error: signal: killed",
     )
 
 

@@ -122,3 +122,17 @@ def long_log_line(event: dict[str, Any], context: Any) -> str:
     print("L" * (3 * MIB))
     print("after the long line")
     return "logged"
+
+
+def hold_memory(event: dict[str, Any], context: Any) -> str:
+    """Touch `mib` MiB (a query parameter or event field) in 16 MiB pieces and hold them for `hold` s."""
+    mib = int(_query(event, "mib", "512"))
+    held = [b"x" * (16 * MIB) for _ in range(mib // 16)]
+    time.sleep(float(_query(event, "hold", "5")))
+    return f"held {len(held) * 16} MiB"
+
+
+def note_invocation(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Print a marker the test can look for in the runtime's log, then echo the event."""
+    print(f"invoked {context.aws_request_id}", flush=True)
+    return {"statusCode": 200, "body": json.dumps(event), "headers": {"x-function": "yes"}}
