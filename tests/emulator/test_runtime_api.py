@@ -187,7 +187,10 @@ def test_a_buffered_response_over_6_mib_is_413_and_fails_the_invocation(
     failed, _ = api.collect(invocation)
     assert isinstance(failed, InvocationFailed)
     assert failed.error.error_type == "Function.ResponseSizeTooLarge"
-    assert "6291556 bytes" in failed.error.message
+    # RAPID's `ErrorResponseTooLarge`: the size is the whole body, read to its end.
+    assert failed.error.message == (
+        "Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes)."
+    )
 
 
 def test_exactly_the_buffered_limit_is_accepted(api: Api, runtime: RawRuntime) -> None:
@@ -224,20 +227,53 @@ def test_an_unknown_request_id_is_400(api: Api, runtime: RawRuntime) -> None:
     assert reply.json() == {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
 
 
-def test_a_bad_response_mode_is_400_and_the_invocation_can_still_be_answered(
-    api: Api, runtime: RawRuntime
+@pytest.mark.parametrize("mode", ["buffered", "Streaming", "STREAMING", "stream"])
+def test_a_response_mode_other_than_streaming_is_400_and_fails_the_invocation_as_rapid_does(
+    api: Api, runtime: RawRuntime, mode: str
 ) -> None:
+    """RAPID (`rapi/handler/invocationresponse.go`) takes the header only as exactly `streaming`; anything
+    else fails the invocation with `Runtime.InvalidResponseModeHeader` and answers 400, and the state it
+    left makes a second answer 403."""
     invocation = api.invoke()
     request_id = runtime.next().headers["lambda-runtime-aws-request-id"]
 
-    bad = runtime.exchange(streaming_head(request_id, mode="stream") + chunk(b"x") + b"0\r\n\r\n")
-    good = runtime.exchange(buffered(request_id, b"{}"))
+    bad = runtime.exchange(streaming_head(request_id, mode=mode) + chunk(b"x") + b"0\r\n\r\n")
+    again = runtime.exchange(buffered(request_id, b"{}"))
 
-    assert bad.status == 400
-    assert bad.json()["errorType"] == "InvalidFunctionResponseMode"
-    assert good.status == 202
-    _, body = api.collect(invocation)
-    assert body == [b"{}"]
+    assert (bad.status, bad.json()) == (
+        400,
+        {"errorMessage": "Invalid function response mode", "errorType": "InvalidFunctionResponseMode"},
+    )
+    failed, _ = api.collect(invocation)
+    assert isinstance(failed, InvocationFailed)
+    assert failed.error.error_type == "Runtime.InvalidResponseModeHeader"
+    assert (again.status, again.json()) == (
+        403,
+        {
+            "errorMessage": "State transition from InvocationResponse to InvocationResponse failed for "
+            "runtime. Error: State transition is not allowed",
+            "errorType": "InvalidStateTransition",
+        },
+    )
+
+
+def test_without_a_response_mode_the_response_is_buffered(api: Api, runtime: RawRuntime) -> None:
+    invocation = api.invoke()
+    request_id = runtime.next().headers["lambda-runtime-aws-request-id"]
+
+    reply = runtime.exchange(
+        streaming_head(request_id, "text/plain").replace(
+            b"Lambda-Runtime-Function-Response-Mode: streaming\r\n", b""
+        )
+        + chunk(b"all ")
+        + chunk(b"at once")
+        + b"0\r\n\r\n"
+    )
+
+    assert reply.status == 202
+    head, body = api.collect(invocation)
+    assert (head.content_type, head.streaming) == ("text/plain", False)  # type: ignore[attr-defined]
+    assert body == [b"all at once"]
 
 
 def test_error_reports_fail_the_invocation_with_type_and_message(api: Api, runtime: RawRuntime) -> None:

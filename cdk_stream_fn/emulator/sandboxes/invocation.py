@@ -9,59 +9,14 @@ runtime's socket, so backpressure reaches the function and memory stays flat wha
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
-import json
 import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from cdk_stream_fn.emulator import limits
-
-
-@dataclass(frozen=True)
-class FunctionError:
-    """An error as Lambda reports it: a type such as `Sandbox.Timedout` and the JSON error document."""
-
-    error_type: str
-    message: str
-    payload: bytes
-
-    @classmethod
-    def from_platform(cls, error_type: str, message: str) -> FunctionError:
-        """An error the emulator raises itself, shaped as Lambda's (`{"errorMessage", "errorType"}`)."""
-        payload = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
-        return cls(error_type, message, payload)
-
-    @classmethod
-    def from_runtime(cls, error_type: str | None, payload: bytes) -> FunctionError:
-        """An error the runtime reported (`/error`, `/init/error`, or error trailers)."""
-        message = payload.decode("utf-8", "replace")
-        document_type = None
-        try:
-            document = json.loads(payload)
-        except ValueError:
-            document = None
-        if isinstance(document, dict):
-            if isinstance(document.get("errorMessage"), str):
-                message = document["errorMessage"]
-            if isinstance(document.get("errorType"), str):
-                document_type = document["errorType"]
-        return cls(error_type or document_type or "Unhandled", message, payload)
-
-    @classmethod
-    def from_trailers(cls, error_type: str, encoded_body: str | None) -> FunctionError:
-        """An error sent as `Lambda-Runtime-Function-Error-Type/-Body` trailers (the body is base64)."""
-        body = b""
-        if encoded_body:
-            try:
-                body = base64.b64decode(encoded_body, validate=True)
-            except ValueError:
-                body = encoded_body.encode()
-        if not body:
-            body = json.dumps({"errorType": error_type, "errorMessage": ""}).encode()
-        return cls.from_runtime(error_type, body)
+from cdk_stream_fn.emulator.platform_errors import FunctionError
 
 
 class InvocationFailed(Exception):
