@@ -135,7 +135,11 @@ T = TypeVar("T", bound=Item)
 W = TypeVar("W", bound=Hashable)
 
 
-@dataclass(frozen=True, slots=True)
+# The verdicts are plain (not frozen) dataclasses: a frozen one's `__init__` costs three times as much,
+# and one is made for nearly every request. Treat them as values all the same.
+
+
+@dataclass(slots=True)
 class Failure(Generic[T]):
     """An invocation the platform must fail now, and the error its caller gets."""
 
@@ -143,7 +147,7 @@ class Failure(Generic[T]):
     error: FunctionError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NextVerdict(Generic[T]):
     """The answer to `GET /next`: an event to hand out now, or (neither set) wait for one; `abandoned`
     is an invocation the runtime gave up by asking again."""
@@ -153,7 +157,7 @@ class NextVerdict(Generic[T]):
     rejection: Rejection | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AnswerVerdict(Generic[T]):
     """The answer to the head of `POST /invocation/{id}/response|error`: read the body into `item`
     (streamed or buffered), or refuse with `rejection` (and fail `failure`'s invocation if set)."""
@@ -164,7 +168,7 @@ class AnswerVerdict(Generic[T]):
     failure: Failure[T] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict(Generic[T]):
     """The answer to a request that ends without a hand-out: 202 `{"status":"OK"}` unless `rejection`;
     `failure` is an invocation the platform must fail."""
@@ -175,20 +179,35 @@ class Verdict(Generic[T]):
 
 #: Accept the request (202, or 200 for `/restore/next`).
 ACCEPTED: Verdict[Any] = Verdict()
+#: Wait for an invocation to hand out.
+WAIT: NextVerdict[Any] = NextVerdict()
+
+# Hot-path names for the states (an enum member lookup is a class attribute lookup each time).
+_QUEUED = InvocationState.QUEUED
+_HANDED_OUT = InvocationState.HANDED_OUT
+_ANSWERING = InvocationState.ANSWERING
+_ANSWERED = InvocationState.ANSWERED
+_FAILED = InvocationState.FAILED
+_RESPONSE = Answer.RESPONSE
+_READY = Phase.READY
 
 
 class _Entry(Generic[T, W]):
     """One invocation's record."""
 
-    __slots__ = ("holder", "item", "rapid_state", "state")
+    __slots__ = ("answer", "holder", "item", "rapid_state", "state")
+
+    # Set as the invocation gets there (one is made for every invocation, so `__init__` does little):
+    #: The waiter (runtime connection) whose `/next` it answered (from `HANDED_OUT`).
+    holder: W
+    #: The report the runtime sends (from `ANSWERING`).
+    answer: Answer
+    #: RAPID's name for the runtime's state once the invocation failed, for 403 messages (`FAILED`).
+    rapid_state: str
 
     def __init__(self, item: T) -> None:
         self.item = item
-        self.state = InvocationState.QUEUED
-        #: The waiter (runtime connection) whose `/next` it answered.
-        self.holder: W | None = None
-        #: RAPID's name for the runtime's state as far as this invocation goes, for 403 messages.
-        self.rapid_state = _RUNNING
+        self.state = _QUEUED
 
 
 class Lifecycle(Generic[T, W]):
@@ -250,10 +269,11 @@ class Lifecycle(Generic[T, W]):
         """An invocation arrived: the waiter to hand it to now, or None (it is queued)."""
         self._entries[item.request_id] = _Entry(item)
         self._queue.append(item)
-        handout = self.next_handout()
-        if handout is None:
+        if not self._waiters or len(self._handed_out) >= self.concurrency:
             return None
-        return handout[0]
+        waiter = self._waiters.popleft()
+        self._hand_out(waiter)
+        return waiter
 
     def next_handout(self) -> tuple[W, T] | None:
         """A queued invocation and the waiting `/next` to give it to, while the runtime has room."""
@@ -269,8 +289,7 @@ class Lifecycle(Generic[T, W]):
         if entry is None or entry.state is not InvocationState.HANDED_OUT:
             return
         self._handed_out.remove(entry)
-        entry.state = InvocationState.QUEUED
-        entry.holder = None
+        entry.state = _QUEUED
         self._queue.appendleft(item)
 
     def drop_queued(self) -> list[T]:
@@ -340,33 +359,37 @@ class Lifecycle(Generic[T, W]):
         """The head of `POST /invocation/{id}/response` (with its `Lambda-Runtime-Function-Response-Mode`,
         None if absent) or `/error` arrived."""
         entry = self._entries.get(request_id)
-        if entry is None or entry.state is InvocationState.QUEUED:
+        if entry is None or entry.state is _QUEUED:
             return AnswerVerdict(rejection=invalid_request_id())
-        if entry.state is not InvocationState.HANDED_OUT:
-            return AnswerVerdict(rejection=invalid_state_transition(entry.rapid_state, answer.value))
+        if entry.state is not _HANDED_OUT:
+            return AnswerVerdict(rejection=invalid_state_transition(_rapid_state(entry), answer.value))
         self._handed_out.remove(entry)
-        entry.rapid_state = answer.value
-        if answer is Answer.RESPONSE and mode is not None and mode != "streaming":
-            # RAPID's `invocationresponse.go`: the state has moved on, the invocation fails, the
-            # runtime is refused.
-            self._finish(entry, InvocationState.FAILED, rapid_state=Answer.RESPONSE.value)
-            failure = Failure(entry.item, platform_errors.invalid_response_mode(request_id, mode))
-            return AnswerVerdict(rejection=invalid_response_mode(), failure=failure)
-        entry.state = InvocationState.ANSWERING
-        return AnswerVerdict(item=entry.item, streaming=answer is Answer.RESPONSE and mode is not None)
+        entry.answer = answer
+        streaming = False
+        if mode is not None and answer is _RESPONSE:
+            if mode != "streaming":
+                # RAPID's `invocationresponse.go`: the state has moved on, the invocation fails, the
+                # runtime is refused.
+                self._finish(entry, _FAILED, rapid_state=_RESPONSE.value)
+                failure = Failure(entry.item, platform_errors.invalid_response_mode(request_id, mode))
+                return AnswerVerdict(rejection=invalid_response_mode(), failure=failure)
+            streaming = True
+        entry.state = _ANSWERING
+        return AnswerVerdict(entry.item, streaming)
 
-    def answer_finished(self, request_id: str, answer: Answer, *, streaming: bool, size: int) -> Verdict[T]:
+    def answer_finished(self, request_id: str, answer: Answer, streaming: bool, size: int) -> Verdict[T]:
         """The body of an accepted answer ended after `size` bytes."""
         entry = self._entries.get(request_id)
-        if entry is None or entry.state is not InvocationState.ANSWERING:
+        if entry is None or entry.state is not _ANSWERING:
             return ACCEPTED  # forgotten meanwhile (the runtime was replaced)
-        if answer is Answer.RESPONSE:
+        if answer is _RESPONSE:
             limit = self.max_streamed_bytes if streaming else self.max_buffered_bytes
             if size > limit:
-                self._finish(entry, InvocationState.FAILED)
+                self._finish(entry, _FAILED)
                 failure = Failure(entry.item, platform_errors.response_too_large(limit, size))
                 return Verdict(rejection=request_entity_too_large(limit), failure=failure)
-        self._finish(entry, InvocationState.ANSWERED)
+        entry.state = _ANSWERED
+        self._finished.append(request_id)
         return ACCEPTED
 
     def answer_cut(self, request_id: str) -> Verdict[T]:
@@ -415,10 +438,11 @@ class Lifecycle(Generic[T, W]):
 
     def _hand_out(self, waiter: W) -> T:
         item = self._queue.popleft()
-        while len(self._finished) >= self.concurrency:
-            self._entries.pop(self._finished.popleft(), None)
+        finished = self._finished
+        while len(finished) >= self.concurrency:
+            self._entries.pop(finished.popleft(), None)
         entry = self._entries[item.request_id]
-        entry.state = InvocationState.HANDED_OUT
+        entry.state = _HANDED_OUT
         entry.holder = waiter
         self._handed_out.append(entry)
         return item
@@ -450,3 +474,12 @@ class Lifecycle(Generic[T, W]):
         if self.phase is not Phase.READY:
             return self.phase.rapid_name
         return _RUNNING if self._handed_out else Phase.READY.rapid_name
+
+
+def _rapid_state(entry: _Entry[Any, Any]) -> str:
+    """RAPID's name for the runtime's state as far as an invocation that was answered goes."""
+    if entry.state is _ANSWERING:
+        return str(entry.answer.value)
+    if entry.state is _FAILED:
+        return entry.rapid_state
+    return _RESPONSE_SENT

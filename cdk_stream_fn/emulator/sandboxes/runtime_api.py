@@ -346,10 +346,13 @@ class RuntimeConnection:
         assert invocation is not None
         self._answering = None
         verdict = self.lifecycle.answer_finished(
-            invocation.request_id, self._answer, streaming=self._streaming, size=size
+            invocation.request.request_id, self._answer, self._streaming, size
         )
-        self.api.fail(verdict.failure)
-        self.reply(verdict)
+        if verdict.rejection is None:
+            self.answer(202, OK_BODY)
+        else:
+            self.api.fail(verdict.failure)
+            self.reply(verdict)
         invocation.finish()
 
     def truncated(self) -> None:
@@ -436,7 +439,8 @@ class RuntimeConnection:
         self._answering = invocation
         self._answer = answer
         self._streaming = verdict.streaming
-        self.api.serve_waiters()
+        if self.lifecycle.queued:
+            self.api.serve_waiters()  # the runtime has room for one more
         if answer is Answer.ERROR:
             self._read_body(self._error_reader(request, invocation))
         elif verdict.streaming:
