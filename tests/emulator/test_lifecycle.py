@@ -378,8 +378,9 @@ def test_a_next_while_the_answer_still_streams_gives_up_nothing() -> None:
 def test_an_answered_id_is_403_until_the_next_invocation_is_handed_out_then_400() -> None:
     machine, item = handed_out()
     answered(machine, item)
-    assert machine.answer_started(item.request_id, Answer.RESPONSE).rejection is not None
-    assert machine.answer_started(item.request_id, Answer.RESPONSE).rejection.status == 403  # type: ignore[union-attr]
+    assert machine.answer_started(item.request_id, Answer.RESPONSE).rejection == forbidden(
+        "RuntimeResponseSentState", "InvocationResponse"
+    )
 
     machine.submit(Item("req-2"))
     machine.next_requested("loop")

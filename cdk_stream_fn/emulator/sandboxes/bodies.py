@@ -4,7 +4,7 @@ The connection that routed a request gives each body piece to the request's read
 parsed, and calls `end` when the body is complete or `cut` when it never will be (malformed framing,
 oversized trailers, the runtime closed the connection). A reader that cannot take more yet (the front
 end is behind, or bandwidth shaping holds it back) returns False from `feed` and calls its exchange's
-`resume` later. Readers know the connection only through the small `Exchange` protocol.
+`resume` later. Readers know the connection only through the small `ResponseExchange` protocol.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class BodyReader(Protocol):
         """The body will never be complete."""
 
 
-class Exchange(Protocol):
+class ResponseExchange(Protocol):
     """What a streamed response's reader needs from the request it serves."""
 
     @property
@@ -116,7 +116,7 @@ class StreamedResponse:
 
     def __init__(
         self,
-        exchange: Exchange,
+        exchange: ResponseExchange,
         invocation: Invocation,
         *,
         limit: int,

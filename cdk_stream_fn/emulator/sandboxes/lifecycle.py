@@ -120,7 +120,8 @@ def request_entity_too_large(limit: int) -> Rejection:
 
 
 def truncated_http_request() -> Rejection:
-    """400 for a response body that could not be read to its end (`rendering.RenderTruncatedHTTPRequestError`)."""
+    """400 for a response body that could not be read to its end
+    (`rendering.RenderTruncatedHTTPRequestError`)."""
     return Rejection(400, "TruncatedHTTPRequest", "HTTP request detected as truncated")
 
 
@@ -169,7 +170,7 @@ class AnswerVerdict(Generic[T]):
 
 
 @dataclass(slots=True)
-class Verdict(Generic[T]):
+class ReportVerdict(Generic[T]):
     """The answer to a request that ends without a hand-out: 202 `{"status":"OK"}` unless `rejection`;
     `failure` is an invocation the platform must fail."""
 
@@ -178,7 +179,7 @@ class Verdict(Generic[T]):
 
 
 #: Accept the request (202, or 200 for `/restore/next`).
-ACCEPTED: Verdict[Any] = Verdict()
+ACCEPTED: ReportVerdict[Any] = ReportVerdict()
 #: Wait for an invocation to hand out.
 WAIT: NextVerdict[Any] = NextVerdict()
 
@@ -377,7 +378,9 @@ class Lifecycle(Generic[T, W]):
         entry.state = _ANSWERING
         return AnswerVerdict(entry.item, streaming)
 
-    def answer_finished(self, request_id: str, answer: Answer, streaming: bool, size: int) -> Verdict[T]:
+    def answer_finished(
+        self, request_id: str, answer: Answer, streaming: bool, size: int
+    ) -> ReportVerdict[T]:
         """The body of an accepted answer ended after `size` bytes."""
         entry = self._entries.get(request_id)
         if entry is None or entry.state is not _ANSWERING:
@@ -387,22 +390,22 @@ class Lifecycle(Generic[T, W]):
             if size > limit:
                 self._finish(entry, _FAILED)
                 failure = Failure(entry.item, platform_errors.response_too_large(limit, size))
-                return Verdict(rejection=request_entity_too_large(limit), failure=failure)
+                return ReportVerdict(rejection=request_entity_too_large(limit), failure=failure)
         entry.state = _ANSWERED
         self._finished.append(request_id)
         return ACCEPTED
 
-    def answer_cut(self, request_id: str) -> Verdict[T]:
+    def answer_cut(self, request_id: str) -> ReportVerdict[T]:
         """The body of an accepted answer will never end (malformed framing, oversized trailers, a
         closed connection): RAPID's `ErrTruncatedResponse`."""
         entry = self._entries.get(request_id)
         if entry is None or entry.state is not InvocationState.ANSWERING:
-            return Verdict(rejection=truncated_http_request())
+            return ReportVerdict(rejection=truncated_http_request())
         self._finish(entry, InvocationState.FAILED)
         failure = Failure(entry.item, platform_errors.truncated_response(request_id))
-        return Verdict(rejection=truncated_http_request(), failure=failure)
+        return ReportVerdict(rejection=truncated_http_request(), failure=failure)
 
-    def init_error_reported(self) -> Verdict[T]:
+    def init_error_reported(self) -> ReportVerdict[T]:
         """`POST /runtime/init/error` (RAPID's `InitError` transition; while restoring, `RestoreError`)."""
         phase = self.phase
         if phase is Phase.INITIALIZING:
@@ -411,13 +414,13 @@ class Lifecycle(Generic[T, W]):
         if phase is Phase.RESTORING:
             self.phase = Phase.RESTORE_FAILED
             return ACCEPTED
-        return Verdict(rejection=invalid_state_transition(self._runtime_state_name(), _INIT_ERROR))
+        return ReportVerdict(rejection=invalid_state_transition(self._runtime_state_name(), _INIT_ERROR))
 
-    def restore_next_requested(self, waiter: W) -> Verdict[T] | None:
+    def restore_next_requested(self, waiter: W) -> ReportVerdict[T] | None:
         """`GET /runtime/restore/next` (RAPID's `RestoreReady`): ACCEPTED to answer 200 now, None to
         wait for `restore`, or a refusal (RAPID names `Ready` as the wanted state, as here)."""
         if self.phase is not Phase.INITIALIZING:
-            return Verdict(
+            return ReportVerdict(
                 rejection=invalid_state_transition(self._runtime_state_name(), Phase.READY.rapid_name)
             )
         if self.restored:
@@ -427,12 +430,12 @@ class Lifecycle(Generic[T, W]):
         self._restore_waiter = waiter
         return None
 
-    def restore_error_reported(self) -> Verdict[T]:
+    def restore_error_reported(self) -> ReportVerdict[T]:
         """`POST /runtime/restore/error` (RAPID's `RestoreError`: allowed only while restoring)."""
         if self.phase is Phase.RESTORING:
             self.phase = Phase.RESTORE_FAILED
             return ACCEPTED
-        return Verdict(rejection=invalid_state_transition(self._runtime_state_name(), _RESTORE_ERROR))
+        return ReportVerdict(rejection=invalid_state_transition(self._runtime_state_name(), _RESTORE_ERROR))
 
     # -- internals --------------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ from cdk_stream_fn.emulator.sandboxes.lifecycle import (
     Lifecycle,
     Phase,
     Rejection,
-    Verdict,
+    ReportVerdict,
     truncated_http_request,
 )
 from cdk_stream_fn.emulator.sandboxes.shaping import TokenBucket
@@ -306,7 +306,7 @@ class RuntimeConnection:
         document = {"errorMessage": message, "errorType": error_type}
         self.answer(status, json.dumps(document).encode(), headers=headers)
 
-    def reply(self, verdict: Verdict[Invocation]) -> None:
+    def reply(self, verdict: ReportVerdict[Invocation]) -> None:
         """Answer a request as the machine decided: its refusal, or 202 `{"status":"OK"}`."""
         rejection = verdict.rejection
         if rejection is not None:
@@ -338,7 +338,7 @@ class RuntimeConnection:
             self.resume()
         return True
 
-    # -- the `Exchange` a streamed response's reader works with -----------------------------------
+    # -- the `ResponseExchange` a streamed response's reader works with ---------------------------
 
     def conclude(self, size: int) -> None:
         """The answer's body ended after `size` bytes: the machine's verdict, carried out."""
