@@ -331,9 +331,9 @@ class RuntimeConnection:
             headers.append(("lambda-runtime-client-context", request.client_context))
         if request.cognito_identity is not None:
             headers.append(("lambda-runtime-cognito-identity", request.cognito_identity))
-        invocation.mark_picked_up()
         if not self.answer(200, request.payload, content_type=request.content_type, headers=headers):
             return False
+        invocation.mark_picked_up()
         if self._waiting:
             self.resume()
         return True
