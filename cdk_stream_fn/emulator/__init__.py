@@ -6,12 +6,14 @@ In layers, each a folder, each importing only the layers below it:
   (`assembly`), synthesized on demand (`synth`);
 - `front_doors/`: how callers reach a function: its function URL (`function_url`, with `url_event` and
   the `prelude` decoder) and the Lambda API (`lambda_api`, `event_stream` for InvokeWithResponseStream);
-- `sandboxes/`: the execution side: the Runtime API of each sandbox (`runtime_api`, with `bodies`),
-  the runtime processes it serves (`sandbox`, `pool`, `config`), the invocations that travel between a
-  front door and a runtime (`invocation`), bandwidth shaping (`shaping`);
+- `sandboxes/`: the execution side: the Runtime API of each sandbox (`runtime_api`, a router around
+  `lifecycle`, RAPID's rules as a pure state machine, with `bodies`), the runtime processes it serves
+  (`sandbox`, `pool`, `config`), the invocations that travel between a front door and a runtime
+  (`invocation`), bandwidth shaping (`shaping`);
 - `http/`: the HTTP/1.1 server all three servers share (`connection`, an asyncio protocol with httptools'
   llhttp parser), request parsing into events (`parsing`), response bytes (`framing`);
-- `limits`: the platform's numbers, each with its source.
+- `limits`: the platform's numbers, each with its source; `platform_errors`: every error reported in
+  Lambda's name (`FunctionError`), each with its source.
 
 Programmatic use, e.g. as a loopback Runtime API for any runtime::
 

@@ -46,10 +46,18 @@ INIT_TIMEOUT_SECONDS: Final = 10.0
 #: small enough that a chunk is forwarded the moment it arrives.
 READ_SIZE: Final = 256 * 1024
 
-#: Largest request line plus headers (or trailers) of one request; more is answered 431. Go net/http's
-#: `DefaultMaxHeaderBytes`, which RAPID (a Go net/http server) runs with: an error body in trailers
-#: (base64 of a long stack trace) fits with room to spare.
+#: Largest request line plus headers of one request; more is answered 431. Go net/http's
+#: `DefaultMaxHeaderBytes`, which RAPID (a Go net/http server) runs with.
 MAX_HEADER_BYTES: Final = 1 * MIB
+
+#: Largest trailer section after a chunked body, counted as framed: every field line with its CRLF, and
+#: the final CRLF. Go's net/http reads a trailer section only within its connection's 4 KiB bufio buffer
+#: (`net/http/transfer.go`, `body.readTrailer` and `seeUpcomingDoubleCRLF`: "This limits the trailer to
+#: the underlying buffer size, typically 4kB"; more is "http: suspiciously long trailer after chunked
+#: body"). RAPID, a Go net/http server, then answers the response 400 `TruncatedHTTPRequest`, the caller
+#: gets `Runtime.TruncatedResponse`, and the connection is dropped (measured against RAPID: 4,095 bytes
+#: accepted, 4,099 refused). A streamed error's base64 body in trailers must fit in it.
+MAX_TRAILER_BYTES: Final = 4096
 
 #: Body bytes held between the runtime's socket and the client's: the bound on the emulator's memory
 #: per stream (plus one chunk), and what makes backpressure reach the runtime.

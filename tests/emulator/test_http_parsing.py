@@ -164,6 +164,43 @@ def test_trailers_count_against_the_header_limit_too() -> None:
     assert [type(e).__name__ for e in events] == ["Request", "BadRequest"]
 
 
+def trailers_of(size: int) -> bytes:
+    """A chunked request whose trailer section is `size` bytes as framed: two fields, each with its CRLF,
+    and the final CRLF."""
+    first = b"Lambda-Runtime-Function-Error-Type: Function.ValueError\r\n"
+    padding = size - len(first) - len(b"X-Pad: \r\n") - 2
+    section = first + b"X-Pad: " + b"p" * padding + b"\r\n\r\n"
+    assert len(section) == size
+    return b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n" + section
+
+
+@pytest.mark.parametrize(
+    ("size", "accepted"),
+    [(100, True), (4095, True), (4096, True), (4097, False), (4099, False), (8000, False)],
+)
+def test_a_trailer_section_is_limited_to_4_kib_as_framed(size: int, accepted: bool) -> None:
+    """Go's net/http, and so RAPID, reads trailers only within its 4 KiB buffer (limits.MAX_TRAILER_BYTES)."""
+    raw = trailers_of(size)
+    for pieces in ([raw], [raw[i : i + 7] for i in range(0, len(raw), 7)]):
+        events, parser = parse(*pieces)
+
+        assert [type(e).__name__ for e in events] == (
+            ["Request", "bytes", "EndOfMessage"] if accepted else ["Request", "bytes", "BadRequest"]
+        )
+        if not accepted:
+            assert isinstance(events[-1], BadRequest)
+            assert events[-1].status == 400
+            assert "trailers over 4096 bytes" in str(events[-1])
+            assert parser.closed
+
+
+def test_the_trailer_limit_starts_again_with_each_request() -> None:
+    raw = trailers_of(4000)
+    events, _ = parse(raw + raw)
+
+    assert [type(e).__name__ for e in events].count("EndOfMessage") == 2
+
+
 def test_an_upgrade_request_is_served_and_nothing_after_it_is_parsed() -> None:
     events, parser = parse(
         b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n\x81\x05hello"

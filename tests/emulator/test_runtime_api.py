@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from cdk_stream_fn.emulator import limits
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig, lambda_environment
 from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvocationFailed, InvokeRequest
+from cdk_stream_fn.emulator.sandboxes.lifecycle import Phase
 from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
 
 from .harness import LoopThread, RawRuntime, Reply, buffered, chunk, streaming_head
@@ -48,6 +52,11 @@ class Api:
 
     def stop(self) -> None:
         self.loop.run(self.server.stop())
+
+
+def picked_up_soon(api: Api, invocation: Invocation) -> bool:
+    """The invocation counts as picked up (marked on the loop right after its event was written)."""
+    return api.loop.run(asyncio.wait_for(invocation.picked_up.wait(), 2))
 
 
 def a_fresh_runtime_gets_the_next_event(api: Api) -> bool:
@@ -93,7 +102,7 @@ def test_next_hands_over_the_event_with_lambda_headers(api: Api, runtime: RawRun
     assert "lambda-runtime-cognito-identity" not in reply.headers
     deadline = int(reply.headers["lambda-runtime-deadline-ms"])
     assert before_ms + 29_000 < deadline < before_ms + 31_000
-    assert invocation.picked_up.is_set()
+    assert picked_up_soon(api, invocation)
 
 
 def test_a_streamed_response_byte_for_byte_reaches_the_invocation(api: Api, runtime: RawRuntime) -> None:
@@ -187,7 +196,10 @@ def test_a_buffered_response_over_6_mib_is_413_and_fails_the_invocation(
     failed, _ = api.collect(invocation)
     assert isinstance(failed, InvocationFailed)
     assert failed.error.error_type == "Function.ResponseSizeTooLarge"
-    assert "6291556 bytes" in failed.error.message
+    # RAPID's `ErrorResponseTooLarge`: the size is the whole body, read to its end.
+    assert failed.error.message == (
+        "Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes)."
+    )
 
 
 def test_exactly_the_buffered_limit_is_accepted(api: Api, runtime: RawRuntime) -> None:
@@ -224,20 +236,53 @@ def test_an_unknown_request_id_is_400(api: Api, runtime: RawRuntime) -> None:
     assert reply.json() == {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
 
 
-def test_a_bad_response_mode_is_400_and_the_invocation_can_still_be_answered(
-    api: Api, runtime: RawRuntime
+@pytest.mark.parametrize("mode", ["buffered", "Streaming", "STREAMING", "stream"])
+def test_a_response_mode_other_than_streaming_is_400_and_fails_the_invocation_as_rapid_does(
+    api: Api, runtime: RawRuntime, mode: str
 ) -> None:
+    """RAPID (`rapi/handler/invocationresponse.go`) takes the header only as exactly `streaming`; anything
+    else fails the invocation with `Runtime.InvalidResponseModeHeader` and answers 400, and the state it
+    left makes a second answer 403."""
     invocation = api.invoke()
     request_id = runtime.next().headers["lambda-runtime-aws-request-id"]
 
-    bad = runtime.exchange(streaming_head(request_id, mode="stream") + chunk(b"x") + b"0\r\n\r\n")
-    good = runtime.exchange(buffered(request_id, b"{}"))
+    bad = runtime.exchange(streaming_head(request_id, mode=mode) + chunk(b"x") + b"0\r\n\r\n")
+    again = runtime.exchange(buffered(request_id, b"{}"))
 
-    assert bad.status == 400
-    assert bad.json()["errorType"] == "InvalidFunctionResponseMode"
-    assert good.status == 202
-    _, body = api.collect(invocation)
-    assert body == [b"{}"]
+    assert (bad.status, bad.json()) == (
+        400,
+        {"errorMessage": "Invalid function response mode", "errorType": "InvalidFunctionResponseMode"},
+    )
+    failed, _ = api.collect(invocation)
+    assert isinstance(failed, InvocationFailed)
+    assert failed.error.error_type == "Runtime.InvalidResponseModeHeader"
+    assert (again.status, again.json()) == (
+        403,
+        {
+            "errorMessage": "State transition from InvocationResponse to InvocationResponse failed for "
+            "runtime. Error: State transition is not allowed",
+            "errorType": "InvalidStateTransition",
+        },
+    )
+
+
+def test_without_a_response_mode_the_response_is_buffered(api: Api, runtime: RawRuntime) -> None:
+    invocation = api.invoke()
+    request_id = runtime.next().headers["lambda-runtime-aws-request-id"]
+
+    reply = runtime.exchange(
+        streaming_head(request_id, "text/plain").replace(
+            b"Lambda-Runtime-Function-Response-Mode: streaming\r\n", b""
+        )
+        + chunk(b"all ")
+        + chunk(b"at once")
+        + b"0\r\n\r\n"
+    )
+
+    assert reply.status == 202
+    head, body = api.collect(invocation)
+    assert (head.content_type, head.streaming) == ("text/plain", False)  # type: ignore[attr-defined]
+    assert body == [b"all at once"]
 
 
 def test_error_reports_fail_the_invocation_with_type_and_message(api: Api, runtime: RawRuntime) -> None:
@@ -351,7 +396,11 @@ def test_malformed_chunked_framing_truncates_the_invocation_and_the_server_keeps
 
     reply = runtime.exchange(streaming_head(request_id, "text/plain") + chunk(b"ok") + b"zz\r\nnot hex\r\n")
 
-    assert reply.status == 400
+    assert (reply.status, reply.json()) == (
+        400,
+        {"errorMessage": "HTTP request detected as truncated", "errorType": "TruncatedHTTPRequest"},
+    )
+    assert runtime.sock.recv(1024) == b"", "RAPID (Go's net/http) drops the connection"
     _, body = api.collect(invocation)
     assert body == [b"ok"]
     assert invocation.error is not None
@@ -481,7 +530,7 @@ def test_a_runtime_already_waiting_gets_the_event_the_moment_it_is_submitted(
     waiter.join(5)
 
     assert replies[0].headers["lambda-runtime-aws-request-id"] == invocation.request_id
-    assert invocation.picked_up.is_set()
+    assert picked_up_soon(api, invocation)
 
 
 def test_a_connection_that_left_while_waiting_does_not_swallow_the_next_event(api: Api) -> None:
@@ -506,3 +555,256 @@ def test_a_runtime_that_disconnects_mid_buffered_body_fails_the_invocation(
     failed, _ = api.collect(invocation)
     assert isinstance(failed, InvocationFailed)
     assert failed.error.error_type == "Runtime.TruncatedResponse"
+
+
+# -- trailers: RAPID reads at most 4 KiB of them ------------------------------------------------------
+
+ERROR_DOCUMENT = {"errorMessage": "boom", "errorType": "ValueError"}
+
+
+def trailer_section(size: int) -> bytes:
+    """A trailer section of exactly `size` bytes as framed (fields with their CRLF, then the final CRLF):
+    an error type, its base64 error body, and a padding field."""
+    fields = (
+        b"Lambda-Runtime-Function-Error-Type: Function.ValueError\r\n"
+        + b"Lambda-Runtime-Function-Error-Body: "
+        + base64.b64encode(json.dumps(ERROR_DOCUMENT).encode())
+        + b"\r\n"
+    )
+    padding = size - len(fields) - len(b"X-Padding: \r\n") - 2
+    section = fields + b"X-Padding: " + b"p" * padding + b"\r\n" + b"\r\n"
+    assert len(section) == size
+    return section
+
+
+@pytest.mark.parametrize("size", [4095, limits.MAX_TRAILER_BYTES])
+def test_a_trailer_section_of_up_to_4_kib_is_read(api: Api, runtime: RawRuntime, size: int) -> None:
+    invocation = api.invoke()
+    request_id = runtime.next().headers["lambda-runtime-aws-request-id"]
+
+    reply = runtime.exchange(
+        streaming_head(request_id, "text/plain") + chunk(b"partial") + b"0\r\n" + trailer_section(size)
+    )
+
+    assert reply.status == 202
+    _, body = api.collect(invocation)
+    assert body == [b"partial"]
+    assert invocation.error is not None
+    assert invocation.error.error_type == "Function.ValueError"
+    assert json.loads(invocation.error.payload) == ERROR_DOCUMENT
+
+
+@pytest.mark.parametrize("size", [limits.MAX_TRAILER_BYTES + 1, 4099])
+def test_a_trailer_section_over_4_kib_truncates_the_response_as_rapid_does(
+    api: Api, runtime: RawRuntime, size: int
+) -> None:
+    """Go's net/http reads trailers only within its 4 KiB buffer; RAPID then answers 400
+    TruncatedHTTPRequest, drops the connection, and the caller gets Runtime.TruncatedResponse without
+    the runtime's error."""
+    invocation = api.invoke()
+    request_id = runtime.next().headers["lambda-runtime-aws-request-id"]
+
+    reply = runtime.exchange(
+        streaming_head(request_id, "text/plain") + chunk(b"partial") + b"0\r\n" + trailer_section(size)
+    )
+
+    assert (reply.status, reply.json()) == (
+        400,
+        {"errorMessage": "HTTP request detected as truncated", "errorType": "TruncatedHTTPRequest"},
+    )
+    assert runtime.sock.recv(1024) == b""
+    _, body = api.collect(invocation)
+    assert body == [b"partial"]
+    assert invocation.error is not None
+    assert invocation.error.error_type == "Runtime.TruncatedResponse"
+    assert a_fresh_runtime_gets_the_next_event(api)
+
+
+# -- RAPID's state rules over the wire ----------------------------------------------------------------
+
+
+def test_an_init_error_after_the_runtime_asked_for_events_is_403(api: Api, runtime: RawRuntime) -> None:
+    api.invoke()
+    runtime.next()
+
+    reply = runtime.exchange(
+        b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"
+    )
+
+    assert (reply.status, reply.json()) == (
+        403,
+        {
+            "errorMessage": "State transition from Running to InitError failed for runtime. "
+            "Error: State transition is not allowed",
+            "errorType": "InvalidStateTransition",
+        },
+    )
+    assert not api.server.init_failed.is_set()
+
+
+def test_next_after_an_init_error_is_403(api: Api, runtime: RawRuntime) -> None:
+    runtime.exchange(
+        b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"
+    )
+
+    reply = runtime.next()
+
+    assert reply.status == 403
+    assert reply.json()["errorMessage"].startswith("State transition from InitError to Ready failed")
+    assert api.server.phase is Phase.INIT_FAILED
+
+
+# -- SnapStart's restore routes ------------------------------------------------------------------------
+
+RESTORE_NEXT = b"GET /2018-06-01/runtime/restore/next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def restore_error(error_type: str = "Runtime.AfterRestoreError") -> bytes:
+    document = json.dumps({"errorMessage": "hook failed", "errorType": "RuntimeError"}).encode()
+    return (
+        b"POST /2018-06-01/runtime/restore/error HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Lambda-Runtime-Function-Error-Type: %s\r\nContent-Length: %d\r\n\r\n%s"
+        % (error_type.encode(), len(document), document)
+    )
+
+
+def test_restore_routes_exist_only_for_snap_start(api: Api, runtime: RawRuntime) -> None:
+    assert runtime.exchange(RESTORE_NEXT).status == 404
+    assert runtime.exchange(restore_error()).status == 404
+
+
+def test_restore_next_answers_once_the_snapshot_is_restored_then_events_flow(loop_thread: LoopThread) -> None:
+    api = Api(loop_thread, snap_start=True)
+    runtime = RawRuntime(api.server.address)
+    replies: list[Reply] = []
+    waiter = threading.Thread(target=lambda: replies.append(runtime.exchange(RESTORE_NEXT)), daemon=True)
+    waiter.start()
+    time.sleep(0.2)
+    assert not replies, "/restore/next waits for the restore"
+    assert api.server.phase is Phase.RESTORE_READY
+
+    async def restore() -> None:
+        api.server.restore()
+
+    api.loop.run(restore())
+    waiter.join(5)
+
+    assert (replies[0].status, replies[0].body) == (200, b"")
+    assert api.server.phase is Phase.RESTORING
+    invocation = api.invoke()
+    assert runtime.next().headers["lambda-runtime-aws-request-id"] == invocation.request_id
+    assert api.server.phase is Phase.READY
+    runtime.close()
+
+
+def test_a_restore_error_while_restoring_is_accepted_and_recorded(loop_thread: LoopThread) -> None:
+    api = Api(loop_thread, snap_start=True)
+
+    async def restore() -> None:
+        api.server.restore()
+
+    api.loop.run(restore())  # before the runtime asks: its /restore/next then answers at once
+    runtime = RawRuntime(api.server.address)
+    assert runtime.exchange(RESTORE_NEXT).status == 200
+
+    reply = runtime.exchange(restore_error())
+    again = runtime.exchange(restore_error())
+
+    assert (reply.status, reply.json()) == (202, {"status": "OK"})
+    assert api.server.restore_error is not None
+    assert api.server.restore_error.error_type == "Runtime.AfterRestoreError"
+    assert api.server.phase is Phase.RESTORE_FAILED
+    assert again.status == 403
+    runtime.close()
+
+
+def test_a_restore_error_before_restoring_is_403(loop_thread: LoopThread) -> None:
+    api = Api(loop_thread, snap_start=True)
+    runtime = RawRuntime(api.server.address)
+
+    reply = runtime.exchange(restore_error())
+
+    assert reply.status == 403
+    assert reply.json()["errorMessage"].startswith(
+        "State transition from Started to RuntimeRestoreErrorState failed"
+    )
+    runtime.close()
+
+
+# -- several invocations at once ---------------------------------------------------------------------
+
+
+def test_with_concurrency_several_runtime_connections_each_hold_an_invocation(
+    loop_thread: LoopThread,
+) -> None:
+    api = Api(loop_thread, concurrency=3)
+    runtimes = [RawRuntime(api.server.address) for _ in range(3)]
+    replies: dict[int, Reply] = {}
+    waiters = [
+        threading.Thread(target=lambda n=n: replies.update({n: runtimes[n].next()}), daemon=True)
+        for n in range(3)
+    ]
+    for waiter in waiters:
+        waiter.start()
+    time.sleep(0.2)
+
+    invocations = [api.invoke(json.dumps({"n": n}).encode()) for n in range(3)]
+    for waiter in waiters:
+        waiter.join(5)
+
+    held = {replies[n].headers["lambda-runtime-aws-request-id"]: n for n in range(3)}
+    assert set(held) == {invocation.request_id for invocation in invocations}
+    assert len(api.server.held) == 3
+    for request_id, n in reversed(list(held.items())):  # answered out of order, each on its connection
+        event = json.loads(replies[n].body)
+        assert runtimes[n].exchange(buffered(request_id, b'{"echo":%d}' % event["n"])).status == 202
+    for n, invocation in enumerate(invocations):
+        _, body = api.collect(invocation)
+        assert json.loads(b"".join(body)) == {"echo": n}
+    for runtime in runtimes:
+        runtime.close()
+
+
+def test_with_concurrency_one_a_second_invocation_waits_for_the_first(api: Api, runtime: RawRuntime) -> None:
+    first = api.invoke()
+    second = api.invoke()
+    request_id = runtime.next().headers["lambda-runtime-aws-request-id"]
+
+    assert request_id == first.request_id
+    assert not second.picked_up.is_set()
+    assert runtime.exchange(buffered(request_id, b"{}")).status == 202
+    assert runtime.next().headers["lambda-runtime-aws-request-id"] == second.request_id
+
+
+FUNCTIONS = Path(__file__).parent / "functions"
+
+
+def test_two_stream_fn_processes_share_one_runtime_api_with_concurrency_two(loop_thread: LoopThread) -> None:
+    """Lambda Managed Instances' model: several runtime processes, each with its own one-at-a-time
+    /next loop, against one Runtime API that lets them hold an invocation each."""
+    api = Api(loop_thread, concurrency=2)
+    config = FunctionConfig(name="fn", handler="handlers.pid_after_pause", code_dir=FUNCTIONS)
+
+    async def scenario() -> list[tuple[int, int, int]]:
+        environment = lambda_environment(config, api.server.address)
+        processes = [
+            await asyncio.create_subprocess_exec(*config.command(), cwd=config.code_dir, env=environment)
+            for _ in range(2)
+        ]
+        try:
+            invocations = [api.server.invoke(InvokeRequest(payload=b'{"pause": "1"}')) for _ in range(2)]
+            results = []
+            for invocation in invocations:
+                body = await invocation.read_all()
+                await invocation.finished.wait()
+                results.append((int(body), invocation.timeline.picked_up_ns, invocation.timeline.ended_ns))
+            return results
+        finally:
+            for process in processes:
+                process.kill()
+                await process.wait()
+
+    (first_pid, _, first_ended), (second_pid, second_picked, _) = api.loop.run(scenario(), timeout=30)
+
+    assert first_pid != second_pid
+    assert second_picked < first_ended, "both were held at once"

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
-from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvocationFailed
+from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvocationFailed, InvokeRequest
 from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
+from cdk_stream_fn.emulator.sandboxes.sandbox import Sandbox
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -256,3 +257,42 @@ def test_awslambdaric_errors_arrive_with_their_error_document() -> None:
     document = json.loads(failed.error.payload)
     assert (document["errorType"], document["errorMessage"]) == ("RuntimeError", "handler failed")
     assert failed.error.message == "handler failed"
+
+
+def run_on_a_sandbox(function: FunctionConfig, *, init_timeout_seconds: float) -> tuple[object, bytes, int]:
+    """One cold invocation on a `Sandbox` with a short init limit: (head or failure, body, runtime starts)."""
+
+    async def scenario() -> tuple[object, bytes, int]:
+        sandbox = Sandbox(function, log_sink=None, init_timeout_seconds=init_timeout_seconds)
+        invocation = Invocation(InvokeRequest(payload=b"{}"))
+        try:
+            await sandbox.run(invocation)
+            head, body = await outcome(invocation)
+            return head, body, sandbox.starts
+        finally:
+            await sandbox.stop()
+
+    return asyncio.run(scenario())
+
+
+def test_an_init_over_its_limit_is_retried_within_the_function_timeout_and_can_then_succeed() -> None:
+    """Lambda: "If all three tasks do not complete within 10 seconds, Lambda retries the Init phase at the
+    time of the first function invocation with the configured function timeout." (here 0.5 s, not 10)"""
+    function = config("slow_init.handler", timeout_seconds=5, environment={"SLOW_INIT_SECONDS": "1"})
+
+    head, body, starts = run_on_a_sandbox(function, init_timeout_seconds=0.5)
+
+    assert not isinstance(head, InvocationFailed), head
+    assert "started" in json.loads(body)
+    assert starts == 2
+
+
+def test_an_init_that_never_ends_times_out_naming_the_function_timeout() -> None:
+    function = config("slow_init.handler", timeout_seconds=1.5)
+
+    failed, _, starts = run_on_a_sandbox(function, init_timeout_seconds=0.5)
+
+    assert isinstance(failed, InvocationFailed)
+    assert failed.error.error_type == "Sandbox.Timedout"
+    assert failed.error.message.endswith("Error: Task timed out after 1.50 seconds")
+    assert starts == 2

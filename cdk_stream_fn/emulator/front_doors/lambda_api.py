@@ -49,8 +49,8 @@ from cdk_stream_fn.emulator.http.connection import (
     Request,
 )
 from cdk_stream_fn.emulator.http.targets import TargetForm, parse_target
-from cdk_stream_fn.emulator.sandboxes.bodies import response_too_large
-from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation, InvocationFailed
+from cdk_stream_fn.emulator.platform_errors import FunctionError, response_too_large
+from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvocationFailed
 from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool, Throttled
 from cdk_stream_fn.emulator.sandboxes.sandbox import LOG_TAIL_BYTES
 

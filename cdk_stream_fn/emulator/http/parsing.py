@@ -4,8 +4,8 @@ httptools (llhttp, the C parser behind Node.js and uvicorn) does the protocol: r
 Content-Length and chunked bodies, trailers (reported through `on_header` after the last body piece),
 keep-alive, request smuggling checks. This module turns its callbacks into events a connection consumes
 at its own pace (`Request`, body `bytes`, `EndOfMessage`), adds the limits llhttp leaves to its user
-(header bytes, HTTP versions), and puts malformed input in the queue as a `BadRequest` at the place it
-was found, so everything that came before it is still served.
+(header bytes, trailer bytes, HTTP versions), and puts malformed input in the queue as a `BadRequest`
+at the place it was found, so everything that came before it is still served.
 """
 
 from __future__ import annotations
@@ -78,7 +78,12 @@ class RequestParser:
     is not HTTP, so nothing more is parsed and the connection must close after its last answer.
     """
 
-    def __init__(self, *, max_header_bytes: int = limits.MAX_HEADER_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        max_header_bytes: int = limits.MAX_HEADER_BYTES,
+        max_trailer_bytes: int = limits.MAX_TRAILER_BYTES,
+    ) -> None:
         self.closed = False
         #: Bytes parsed and not yet taken (body pieces, request heads, trailers): what a connection
         #: bounds to apply backpressure, whether a peer streams a body or piles up requests.
@@ -87,6 +92,9 @@ class RequestParser:
         #: The size of each queued event that is not a body piece, in order.
         self._sizes: collections.deque[int] = collections.deque()
         self._max_header_bytes = max_header_bytes
+        self._max_trailer_bytes = max_trailer_bytes
+        #: Bytes of the trailer section so far, as framed (`None` until the head is complete).
+        self._trailer_bytes: int | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._url: list[bytes] = []
         self._fields: list[tuple[bytes, bytes]] = []
@@ -147,6 +155,7 @@ class RequestParser:
         self._url = []
         self._fields = []
         self._field_bytes = 0
+        self._trailer_bytes = None
 
     def on_url(self, part: bytes) -> None:
         self._field_bytes += len(part)
@@ -155,6 +164,13 @@ class RequestParser:
         self._url.append(part)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._trailer_bytes is not None:
+            # A trailer field, counted as framed ("name: value" and its CRLF) plus the section's final
+            # CRLF. llhttp reports a value without the whitespace around it, so a field is counted as
+            # if written with one space after the colon, as runtime clients write it.
+            self._trailer_bytes += len(name) + len(value) + 4
+            if self._trailer_bytes + 2 > self._max_trailer_bytes:
+                raise BadRequest(f"request trailers over {self._max_trailer_bytes} bytes")
         self._field_bytes += len(name) + len(value)
         if self._field_bytes > self._max_header_bytes:
             raise self._headers_too_large()
@@ -176,6 +192,7 @@ class RequestParser:
             self._head_bytes,
         )
         self._fields = []  # from here on, header callbacks are trailers
+        self._trailer_bytes = 0
 
     def on_body(self, data: bytes) -> None:
         self.queued_bytes += len(data)

@@ -1,9 +1,10 @@
 """What the Runtime API does with a request body, piece by piece, as a runtime sends it.
 
-A `RuntimeConnection` gives each body piece to the reader of its route the moment it is parsed, and
-calls `end` when the body is complete or `cut` when it never will be (malformed framing, the runtime
-closed the connection). A reader that cannot take more yet (the front end is behind, or bandwidth
-shaping holds it back) returns False from `feed` and calls the connection's `resume` later.
+The connection that routed a request gives each body piece to the request's reader the moment it is
+parsed, and calls `end` when the body is complete or `cut` when it never will be (malformed framing,
+oversized trailers, the runtime closed the connection). A reader that cannot take more yet (the front
+end is behind, or bandwidth shaping holds it back) returns False from `feed` and calls its exchange's
+`resume` later. Readers know the connection only through the small `ResponseExchange` protocol.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from cdk_stream_fn.emulator.http.connection import Request
-from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation
+from cdk_stream_fn.emulator import platform_errors
+from cdk_stream_fn.emulator.platform_errors import FunctionError
+from cdk_stream_fn.emulator.sandboxes.invocation import Invocation
 from cdk_stream_fn.emulator.sandboxes.shaping import TokenBucket
-
-if TYPE_CHECKING:
-    from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeConnection
 
 log = logging.getLogger("cdk_stream_fn.emulator")
 
@@ -26,22 +25,6 @@ log = logging.getLogger("cdk_stream_fn.emulator")
 ERROR_TYPE_FIELD = b"lambda-runtime-function-error-type"
 #: The error document (base64) that follows the error type in a failed stream's trailers.
 ERROR_BODY_TRAILER = b"lambda-runtime-function-error-body"
-
-
-def response_too_large(limit: int) -> FunctionError:
-    """What the caller gets when the response passes `limit` (Lambda's `Function.ResponseSizeTooLarge`)."""
-    return FunctionError.from_platform(
-        "Function.ResponseSizeTooLarge",
-        f"Response payload size exceeded maximum allowed payload size ({limit} bytes).",
-    )
-
-
-def truncated_response(request_id: str) -> FunctionError:
-    """What the caller gets when the runtime's response never ends (bad framing, a closed connection)."""
-    return FunctionError.from_platform(
-        "Runtime.TruncatedResponse",
-        f"RequestId: {request_id} Error: the runtime's response stream ended without its final chunk",
-    )
 
 
 class BodyReader(Protocol):
@@ -53,6 +36,23 @@ class BodyReader(Protocol):
 
     def cut(self) -> None:
         """The body will never be complete."""
+
+
+class ResponseExchange(Protocol):
+    """What a streamed response's reader needs from the request it serves."""
+
+    @property
+    def name(self) -> str:
+        """The Runtime API's name, for the log."""
+
+    def resume(self) -> None:
+        """Go on reading the body after `feed` returned False."""
+
+    def conclude(self, size: int) -> None:
+        """The body ended after `size` bytes: settle the answer and reply to the runtime."""
+
+    def truncated(self) -> None:
+        """The body will never end: the invocation is cut short."""
 
 
 class DiscardedBody:
@@ -72,53 +72,39 @@ class DiscardedBody:
 
 
 class CollectedBody:
-    """A whole body of at most `limit` bytes (a buffered response, an error document).
+    """A whole body, kept up to `limit` bytes (a buffered response, an error document).
 
-    `on_end` gets the body, or None if it passed the limit (the rest is read and dropped); `on_too_large`
-    runs as soon as that is known, from a Content-Length or from the bytes received.
+    `on_end` gets the body, or None if it passed the limit (the rest is counted and dropped), and its
+    full size in bytes.
     """
 
     def __init__(
         self,
-        request: Request,
         limit: int,
         *,
-        on_end: Callable[[bytes | None], None],
-        on_too_large: Callable[[], None] | None = None,
+        on_end: Callable[[bytes | None, int], None],
         on_cut: Callable[[], None] | None = None,
     ) -> None:
         self._limit = limit
         self._on_end = on_end
-        self._on_too_large = on_too_large
         self._on_cut = on_cut
         self._parts: list[bytes] = []
         self._size = 0
-        self._too_large = False
-        declared = request.content_length
-        if declared is not None and declared > limit:
-            self._overflow()
 
     def feed(self, data: bytes) -> bool:
-        if not self._too_large:
-            self._size += len(data)
-            if self._size > self._limit:
-                self._overflow()
-            else:
-                self._parts.append(data)
+        self._size += len(data)
+        if self._size <= self._limit:
+            self._parts.append(data)
+        elif self._parts:
+            self._parts.clear()
         return True
 
     def end(self, trailers: list[tuple[bytes, bytes]]) -> None:
-        self._on_end(None if self._too_large else b"".join(self._parts))
+        self._on_end(b"".join(self._parts) if self._size <= self._limit else None, self._size)
 
     def cut(self) -> None:
         if self._on_cut is not None:
             self._on_cut()
-
-    def _overflow(self) -> None:
-        self._too_large = True
-        self._parts.clear()
-        if self._on_too_large is not None:
-            self._on_too_large()
 
 
 class StreamedResponse:
@@ -130,28 +116,28 @@ class StreamedResponse:
 
     def __init__(
         self,
-        connection: RuntimeConnection,
+        exchange: ResponseExchange,
         invocation: Invocation,
         *,
         limit: int,
         bucket: TokenBucket | None,
     ) -> None:
-        self._connection = connection
+        self._exchange = exchange
         self._invocation = invocation
         self._limit = limit
         self._bucket = bucket
         self._total = 0
-        self._over_limit = False
         self._held: bytes = b""
 
     def feed(self, data: bytes) -> bool:
         invocation = self._invocation
-        if self._over_limit or invocation.ended:
-            return True  # read and dropped, so the runtime can finish
-        if self._total + len(data) > self._limit:
-            self._cut_at_limit(data)
+        total = self._total + len(data)
+        self._total = total
+        if invocation.ended:
+            return True  # read and dropped (cut at the limit, abandoned...), so the runtime can finish
+        if total > self._limit:
+            self._cut_at_limit(data, total)
             return True
-        self._total += len(data)
         if self._bucket is not None:
             delay = self._bucket.delay_for(len(data))
             if delay > 0:
@@ -162,15 +148,10 @@ class StreamedResponse:
 
     def end(self, trailers: list[tuple[bytes, bytes]]) -> None:
         self._invocation.end_response(_trailer_error(trailers))
-        if self._over_limit:
-            self._connection.answer_too_large(self._limit)
-        else:
-            self._connection.answer_ok()
-        self._invocation.finish()
+        self._exchange.conclude(self._total)
 
     def cut(self) -> None:
-        self._invocation.end_response(truncated_response(self._invocation.request_id))
-        self._invocation.finish()
+        self._exchange.truncated()
 
     def _pass_on(self, data: bytes) -> bool:
         """Offer `data` to the invocation; if the front end is behind, hold it until there is room."""
@@ -183,21 +164,20 @@ class StreamedResponse:
     def _pass_on_held(self) -> None:
         data, self._held = self._held, b""
         if self._invocation.ended or self._pass_on(data):
-            self._connection.resume()
+            self._exchange.resume()
 
-    def _cut_at_limit(self, data: bytes) -> None:
+    def _cut_at_limit(self, data: bytes, total: int) -> None:
         invocation = self._invocation
-        if self._limit > self._total:
-            invocation.offer_chunk(data[: self._limit - self._total])
-        self._total = self._limit
-        self._over_limit = True
+        room = self._limit - (total - len(data))
+        if room > 0:
+            invocation.offer_chunk(data[:room])
         log.warning(
             "%s: request %s streamed more than %d bytes; the response is cut there",
-            self._connection.api.name,
+            self._exchange.name,
             invocation.request_id,
             self._limit,
         )
-        invocation.end_response(response_too_large(self._limit))
+        invocation.end_response(platform_errors.response_too_large(self._limit, total))
 
 
 def _trailer_error(trailers: Iterable[tuple[bytes, bytes]]) -> FunctionError | None:

@@ -9,59 +9,14 @@ runtime's socket, so backpressure reaches the function and memory stays flat wha
 from __future__ import annotations
 
 import asyncio
-import base64
 import collections
-import json
 import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from cdk_stream_fn.emulator import limits
-
-
-@dataclass(frozen=True)
-class FunctionError:
-    """An error as Lambda reports it: a type such as `Sandbox.Timedout` and the JSON error document."""
-
-    error_type: str
-    message: str
-    payload: bytes
-
-    @classmethod
-    def from_platform(cls, error_type: str, message: str) -> FunctionError:
-        """An error the emulator raises itself, shaped as Lambda's (`{"errorMessage", "errorType"}`)."""
-        payload = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
-        return cls(error_type, message, payload)
-
-    @classmethod
-    def from_runtime(cls, error_type: str | None, payload: bytes) -> FunctionError:
-        """An error the runtime reported (`/error`, `/init/error`, or error trailers)."""
-        message = payload.decode("utf-8", "replace")
-        document_type = None
-        try:
-            document = json.loads(payload)
-        except ValueError:
-            document = None
-        if isinstance(document, dict):
-            if isinstance(document.get("errorMessage"), str):
-                message = document["errorMessage"]
-            if isinstance(document.get("errorType"), str):
-                document_type = document["errorType"]
-        return cls(error_type or document_type or "Unhandled", message, payload)
-
-    @classmethod
-    def from_trailers(cls, error_type: str, encoded_body: str | None) -> FunctionError:
-        """An error sent as `Lambda-Runtime-Function-Error-Type/-Body` trailers (the body is base64)."""
-        body = b""
-        if encoded_body:
-            try:
-                body = base64.b64decode(encoded_body, validate=True)
-            except ValueError:
-                body = encoded_body.encode()
-        if not body:
-            body = json.dumps({"errorType": error_type, "errorMessage": ""}).encode()
-        return cls.from_runtime(error_type, body)
+from cdk_stream_fn.emulator.platform_errors import FunctionError
 
 
 class InvocationFailed(Exception):
@@ -149,14 +104,15 @@ class _Pipe:
 
     The writer (the Runtime API, inside its protocol callbacks) never waits: `offer` refuses a chunk
     while the pipe holds `max_bytes` or more, and the writer then stops reading from the runtime until
-    `when_writable` calls it back (the reader made room, or the pipe ended). The reader awaits `get`.
+    `when_writable` calls it back (the reader made room, or the pipe ended). The one reader awaits `get`,
+    on a future made only when it has to wait (cheaper than an `asyncio.Event`, on every chunk).
     """
 
     def __init__(self, max_bytes: int) -> None:
         self._items: collections.deque[tuple[int, bytes] | None] = collections.deque()
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._readable = asyncio.Event()
+        self._reader: asyncio.Future[None] | None = None
         self._on_writable: Callable[[], object] | None = None
         self.discarding = False
 
@@ -168,7 +124,8 @@ class _Pipe:
             return False
         self._items.append(item)
         self._bytes += len(item[1])
-        self._readable.set()
+        if self._reader is not None:
+            self._wake_reader()
         return True
 
     def when_writable(self, callback: Callable[[], object]) -> None:
@@ -179,13 +136,13 @@ class _Pipe:
 
     def close(self) -> None:
         self._items.append(_END)
-        self._readable.set()
+        self._wake_reader()
         self._call_writer()  # nothing more goes in: a writer waiting for room must not wait forever
 
     async def get(self) -> tuple[int, bytes] | None:
         while not self._items:
-            self._readable.clear()
-            await self._readable.wait()
+            self._reader = asyncio.get_running_loop().create_future()
+            await self._reader
         item = self._items.popleft()
         if item is _END:
             self._items.appendleft(_END)
@@ -200,6 +157,11 @@ class _Pipe:
         self._items = collections.deque(item for item in self._items if item is _END)
         self._bytes = 0
         self._call_writer()
+
+    def _wake_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader.done():
+            reader.set_result(None)
 
     def _call_writer(self) -> None:
         callback, self._on_writable = self._on_writable, None

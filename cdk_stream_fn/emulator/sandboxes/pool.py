@@ -18,8 +18,9 @@ import asyncio
 import logging
 
 from cdk_stream_fn.contract import DEFAULT_MAX_SANDBOXES
+from cdk_stream_fn.emulator import platform_errors
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
-from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation, InvokeRequest
+from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvokeRequest
 from cdk_stream_fn.emulator.sandboxes.sandbox import LogSink, Sandbox, print_log_line
 
 log = logging.getLogger("cdk_stream_fn.emulator")
@@ -123,9 +124,7 @@ class FunctionPool:
             await sandbox.run(invocation)
         except Exception:
             log.exception("%s: request %s failed in the emulator", sandbox.name, invocation.request_id)
-            invocation.fail(
-                FunctionError.from_platform("ServiceException", "the emulator failed; see its log")
-            )
+            invocation.fail(platform_errors.service_exception())
             invocation.finish()
         finally:
             self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
@@ -136,7 +135,7 @@ class FunctionPool:
     async def stop(self) -> None:
         """Fail what is running, stop every runtime process, close every Runtime API."""
         self._stopping = True
-        shutdown = FunctionError.from_platform("Runtime.ExitError", "the emulator is shutting down")
+        shutdown = platform_errors.shutting_down()
         for task, invocation in list(self._running.items()):
             invocation.fail(shutdown)
             invocation.finish()

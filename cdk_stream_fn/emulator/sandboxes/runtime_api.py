@@ -1,16 +1,15 @@
-"""The Lambda Runtime API (2018-06-01) of one sandbox, on loopback.
+"""The Lambda Runtime API (2018-06-01) of one sandbox, on loopback: a thin router around `Lifecycle`.
 
-Status codes, bodies and checks follow RAPID (aws/aws-lambda-runtime-interface-emulator,
-`lambda/rapi/handler` and `lambda/rapi/rendering`): 202 `{"status":"OK"}` on success, 400
-`InvalidRequestID` for an id that is not the current invocation, 403 `InvalidStateTransition` for a
-second answer to the same invocation, 400 `InvalidFunctionResponseMode` for a response-mode header
-other than streaming/buffered, 413 `RequestEntityTooLarge` above 6 MiB + 100 bytes buffered.
-A streamed response is passed on chunk by chunk as it arrives, errors in its trailers included.
+Every rule (which request is allowed when, which id may be answered, the response mode, the size
+limits) and every refusal is the lifecycle machine's (`sandboxes/lifecycle.py`, RAPID's rules); this
+module routes each request to it as the request's head arrives, carries out its verdict (hand out an
+event, read a body into an invocation, answer 202 or the refusal) and does the I/O. A streamed
+response is passed on chunk by chunk as it arrives, errors in its trailers included.
 
 Every invocation crosses this server twice (`GET /next`, then the response), so it answers inside the
 connection's protocol callbacks (`HttpServer(attach=...)`): a request's last byte and its answer are one
-step of the event loop, with no task to wake in between. `RuntimeConnection` routes each request as
-its head arrives and gives its body to a reader (`runtime_api_bodies`) that answers when the body ends.
+step of the event loop, with no task to wake in between. `RuntimeConnection` routes each request and
+gives its body to a reader (`bodies`) that answers when the body ends.
 
 Programmatic use (also the benchmarks' shared loopback Runtime API)::
 
@@ -22,11 +21,15 @@ Programmatic use (also the benchmarks' shared loopback Runtime API)::
         ...                                              # perf_counter_ns when each chunk was read
     invocation.error                                     # set if the response ended with an error
     await api.stop()
+
+`RuntimeApiServer.start(concurrency=N)` lets N runtime connections hold an invocation each (Lambda
+Managed Instances: several `/next` loops in one sandbox); `snap_start=True` serves SnapStart's
+`/runtime/restore/next` and `/runtime/restore/error`, and `restore()` lets the waiting
+`/restore/next` answer.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import re
@@ -44,16 +47,24 @@ from cdk_stream_fn.emulator.http.connection import (
     Request,
     reject_bad_request,
 )
+from cdk_stream_fn.emulator.platform_errors import FunctionError
 from cdk_stream_fn.emulator.sandboxes.bodies import (
     ERROR_TYPE_FIELD,
     BodyReader,
     CollectedBody,
     DiscardedBody,
     StreamedResponse,
-    response_too_large,
-    truncated_response,
 )
-from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation, InvokeRequest, Milestone
+from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvokeRequest, Milestone
+from cdk_stream_fn.emulator.sandboxes.lifecycle import (
+    Answer,
+    Failure,
+    Lifecycle,
+    Phase,
+    Rejection,
+    ReportVerdict,
+    truncated_http_request,
+)
 from cdk_stream_fn.emulator.sandboxes.shaping import TokenBucket
 
 log = logging.getLogger("cdk_stream_fn.emulator")
@@ -70,10 +81,11 @@ OK_BODY = json.dumps({"status": "OK"}).encode()
 
 
 class RuntimeApiServer:
-    """The Runtime API for one runtime process: hands it one invocation at a time.
+    """The Runtime API for one sandbox: hands out invocations to its runtime, by default one at a time.
 
     `timeout_seconds` sets `Lambda-Runtime-Deadline-Ms`; `shape_bandwidth` throttles streamed responses
-    as Lambda does (6 MiB burst, then 2 MiB/s).
+    as Lambda does (6 MiB burst, then 2 MiB/s); `concurrency` is how many invocations the runtime may
+    hold at once (each answering its own `/next`); `snap_start` serves SnapStart's restore routes.
     """
 
     def __init__(
@@ -83,21 +95,24 @@ class RuntimeApiServer:
         shape_bandwidth: bool = False,
         max_streamed_bytes: int = limits.MAX_STREAMED_RESPONSE_BYTES,
         max_buffered_bytes: int = limits.MAX_BUFFERED_RESPONSE_BYTES,
+        concurrency: int = 1,
+        snap_start: bool = False,
         name: str = "runtime-api",
     ) -> None:
         self.timeout_seconds = timeout_seconds
         self.shape_bandwidth = shape_bandwidth
-        self.max_streamed_bytes = max_streamed_bytes
-        self.max_buffered_bytes = max_buffered_bytes
         self.name = name
+        self.lifecycle: Lifecycle[Invocation, RuntimeConnection] = Lifecycle(
+            concurrency=concurrency,
+            snap_start=snap_start,
+            max_buffered_bytes=max_buffered_bytes,
+            max_streamed_bytes=max_streamed_bytes,
+        )
         self.init_error: FunctionError | None = None
         #: Set when the runtime reports `POST /runtime/init/error` (a new one after each `reset`).
         self.init_failed = Milestone()
-        self._pending: collections.deque[Invocation] = collections.deque()
-        #: The connection whose `GET /next` waits for an invocation.
-        self._waiting: RuntimeConnection | None = None
-        self._current: Invocation | None = None
-        self._answered = False
+        #: What the runtime reported with `POST /runtime/restore/error` (SnapStart), if it did.
+        self.restore_error: FunctionError | None = None
         self._http = HttpServer(name=name, attach=lambda conn: RuntimeConnection(self, conn))
         #: The Host names requests must carry (set once listening): a web page must not reach this server.
         self.hosts = HostCheck("127.0.0.1", 0)
@@ -116,19 +131,26 @@ class RuntimeApiServer:
         return self._http.address
 
     @property
-    def current(self) -> Invocation | None:
-        """The invocation the runtime holds (picked up by `/next`, not yet finished)."""
-        current = self._current
-        return current if current is not None and not current.finished.is_set() else None
+    def phase(self) -> Phase:
+        """Where the runtime is in its life (initializing, ready, init failed, restoring...)."""
+        return self.lifecycle.phase
+
+    @property
+    def concurrency(self) -> int:
+        return self.lifecycle.concurrency
+
+    @property
+    def held(self) -> list[Invocation]:
+        """The invocations the runtime holds (handed out, not yet answered), oldest first."""
+        return self.lifecycle.held
 
     def submit(self, invocation: Invocation) -> None:
-        """Queue an invocation for the runtime's next `GET /runtime/invocation/next` (or answer the one
-        that is waiting, at once)."""
-        waiting, self._waiting = self._waiting, None
-        if waiting is not None and not waiting.conn.lost:
-            waiting.hand_out(invocation)
-        else:
-            self._pending.append(invocation)
+        """Queue an invocation for the runtime's next `GET /runtime/invocation/next` (or answer one that
+        is waiting, at once)."""
+        waiter = self.lifecycle.submit(invocation)
+        if waiter is not None and not waiter.hand_out(invocation):
+            self.lifecycle.handout_failed(invocation)
+            self.serve_waiters()
 
     def invoke(self, request: InvokeRequest) -> Invocation:
         """Create an invocation for `request`, queue it, and return it to read the response from."""
@@ -136,17 +158,26 @@ class RuntimeApiServer:
         self.submit(invocation)
         return invocation
 
+    def restore(self) -> None:
+        """SnapStart: the snapshot is restored, so `GET /runtime/restore/next` answers 200 (now, if the
+        runtime waits on it, else when it asks)."""
+        waiter = self.lifecycle.restore()
+        if waiter is not None:
+            waiter.answer(200, b"")
+            waiter.resume()
+
     def reset(self, error: FunctionError) -> None:
-        """The runtime process is gone: fail what it held and forget its state (queued work stays)."""
-        current = self.current
-        if current is not None:
-            current.fail(error)
-            current.finish()
-        self._current = None
-        self._answered = False
-        self._waiting = None
+        """The runtime process is gone: fail what it held and start over (queued work stays)."""
+        for invocation in self.lifecycle.runtime_replaced():
+            invocation.fail(error)
+            invocation.finish()
         self.init_error = None
+        self.restore_error = None
         self.init_failed = Milestone()
+
+    def drop_queued(self) -> list[Invocation]:
+        """Take back the invocations no runtime picked up yet (to fail them: none will)."""
+        return self.lifecycle.drop_queued()
 
     async def close_connections(self) -> None:
         await self._http.close_connections()
@@ -154,68 +185,41 @@ class RuntimeApiServer:
     async def stop(self) -> None:
         await self._http.stop()
 
-    # -- RAPID's rules, applied by the connections ------------------------------------------------
+    # -- carrying out the machine's verdicts ------------------------------------------------------
 
-    def next_invocation(self, connection: RuntimeConnection) -> Invocation | None:
-        """`GET /next`: the invocation to hand out now, or None after `connection` was told to wait."""
-        previous = self.current
-        if previous is not None and not self._answered:
+    def serve_waiters(self) -> None:
+        """Hand queued invocations to waiting `/next` requests while the runtime has room."""
+        while (handout := self.lifecycle.next_handout()) is not None:
+            waiter, invocation = handout
+            if not waiter.hand_out(invocation):
+                self.lifecycle.handout_failed(invocation)
+
+    def fail(self, failure: Failure[Invocation] | None) -> None:
+        """Fail the invocation a verdict names, if any."""
+        if failure is None:
+            return
+        invocation = failure.item
+        if not invocation.ended:
             log.warning(
-                "%s: the runtime asked for the next event without answering request %s",
+                "%s: request %s fails: %s: %s",
                 self.name,
-                previous.request_id,
+                invocation.request_id,
+                failure.error.error_type,
+                failure.error.message,
             )
-            previous.fail(
-                FunctionError.from_platform(
-                    "Runtime.InvalidResponse",
-                    f"RequestId: {previous.request_id} Error: the runtime asked for the next event "
-                    "without sending a response or an error",
-                )
-            )
-            previous.finish()
-        if self._pending:
-            return self._pending.popleft()
-        self._waiting = connection
-        return None
+            invocation.fail(failure.error)
+        invocation.finish()
 
-    def picked_up(self, invocation: Invocation) -> None:
-        """`invocation` is being handed to the runtime: it is the one to answer now."""
-        self._current = invocation
-        self._answered = False
-        invocation.deadline_ms = int(time.time() * 1000 + self.timeout_seconds * 1000)
-        invocation.mark_picked_up()
-
-    def forget(self, connection: RuntimeConnection) -> bool:
-        """`connection` no longer waits for an invocation; return whether it was waiting."""
-        if self._waiting is connection:
-            self._waiting = None
-            return True
-        return False
-
-    def answerable(self, request_id: str) -> Invocation | tuple[int, str, str]:
-        """RAPID's checks before accepting an answer (the current id, only one answer): the invocation
-        to answer, or the rejection to send (status, error type, message)."""
-        current = self._current
-        if current is None or current.request_id != request_id:
-            return 400, "InvalidRequestID", "Invalid request ID"
-        if self._answered:
-            return (
-                403,
-                "InvalidStateTransition",
-                f"Invalid state transition: request {request_id} was already answered",
-            )
-        return current
-
-    def accept_answer(self) -> None:
-        """The current invocation's answer is being received: a second one gets 403."""
-        self._answered = True
-
-    def initialization_failed(self, error: FunctionError) -> None:
+    def record_init_error(self, error: FunctionError) -> None:
         log.warning(
             "%s: the runtime failed to initialize: %s: %s", self.name, error.error_type, error.message
         )
         self.init_error = error
         self.init_failed.set()
+
+    def record_restore_error(self, error: FunctionError) -> None:
+        log.warning("%s: the runtime failed to restore: %s: %s", self.name, error.error_type, error.message)
+        self.restore_error = error
 
 
 class RuntimeConnection:
@@ -229,16 +233,25 @@ class RuntimeConnection:
 
     def __init__(self, api: RuntimeApiServer, conn: HttpConnection) -> None:
         self.api = api
+        self.lifecycle = api.lifecycle
         self.conn = conn
         self._reader: BodyReader | None = None
+        #: The invocation whose answer this connection is receiving, and which kind of answer.
+        self._answering: Invocation | None = None
+        self._answer = Answer.RESPONSE
+        self._streaming = False
         self._waiting = False
         self._closed = False
         conn.on_input = self.process
 
+    @property
+    def name(self) -> str:
+        return self.api.name
+
     def process(self) -> None:
         """Handle every request event the connection holds, until it runs dry or something waits."""
         conn = self.conn
-        if conn.input_ended and self.api.forget(self):
+        if conn.input_ended and self.lifecycle.waiter_gone(self):
             # It closed while its `GET /next` waited: like RAPID (Go's net/http), drop that request
             # rather than hand an invocation to a runtime that is gone.
             self._close()
@@ -248,8 +261,7 @@ class RuntimeConnection:
             try:
                 event = conn.take()
             except BadRequest as error:
-                self._close()
-                reject_bad_request(conn, error)
+                self._refuse_malformed(error)
                 return
             if event is None:
                 if conn.input_ended:
@@ -278,16 +290,18 @@ class RuntimeConnection:
         *,
         content_type: str = "application/json",
         headers: Iterable[tuple[str, str]] = (),
-    ) -> None:
-        """Send a whole response; close the connection after it if the request said so or was not read."""
+    ) -> bool:
+        """Send a whole response; close the connection after it if the request said so or was not read.
+        Return whether it could be sent."""
         try:
             self.conn.send_response(status, body, content_type=content_type, headers=headers)
         except ClientGone:
             self._close()
-            return
+            return False
         if self.conn.close_after_response():
             self._close()
             self.conn.close_soon()
+        return True
 
     def answer_error(
         self, status: int, error_type: str, message: str, *, headers: Iterable[tuple[str, str]] = ()
@@ -296,19 +310,20 @@ class RuntimeConnection:
         document = {"errorMessage": message, "errorType": error_type}
         self.answer(status, json.dumps(document).encode(), headers=headers)
 
-    def answer_ok(self) -> None:
-        """Accept a report (`202 {"status": "OK"}`)."""
-        self.answer(202, OK_BODY)
+    def reply(self, verdict: ReportVerdict[Invocation]) -> None:
+        """Answer a request as the machine decided: its refusal, or 202 `{"status":"OK"}`."""
+        rejection = verdict.rejection
+        if rejection is not None:
+            self.answer(rejection.status, rejection.body())
+        else:
+            self.answer(202, OK_BODY)
 
-    def answer_too_large(self, limit: int) -> None:
-        """Refuse a response or report over `limit` bytes, as RAPID does."""
-        self.answer_error(
-            413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({limit} bytes)."
-        )
-
-    def hand_out(self, invocation: Invocation) -> None:
-        """Answer the waiting `GET /next` with `invocation`'s event and Lambda's headers."""
-        self.api.picked_up(invocation)
+    def hand_out(self, invocation: Invocation) -> bool:
+        """Answer the waiting `GET /next` with `invocation`'s event and Lambda's headers; False if the
+        connection is gone (the invocation was not handed out)."""
+        if self.conn.lost or self._closed:
+            return False
+        invocation.deadline_ms = int(time.time() * 1000 + self.api.timeout_seconds * 1000)
         request = invocation.request
         headers = [
             ("lambda-runtime-aws-request-id", request.request_id),
@@ -320,17 +335,36 @@ class RuntimeConnection:
             headers.append(("lambda-runtime-client-context", request.client_context))
         if request.cognito_identity is not None:
             headers.append(("lambda-runtime-cognito-identity", request.cognito_identity))
-        self.answer(200, request.payload, content_type=request.content_type, headers=headers)
+        if not self.answer(200, request.payload, content_type=request.content_type, headers=headers):
+            return False
+        invocation.mark_picked_up()
         if self._waiting:
             self.resume()
+        return True
 
-    def _close(self) -> None:
-        """No more requests on this connection: cut the body being read, stop waiting for invocations."""
-        self._closed = True
-        self.api.forget(self)
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cut()
+    # -- the `ResponseExchange` a streamed response's reader works with ---------------------------
+
+    def conclude(self, size: int) -> None:
+        """The answer's body ended after `size` bytes: the machine's verdict, carried out."""
+        invocation = self._answering
+        assert invocation is not None
+        self._answering = None
+        verdict = self.lifecycle.answer_finished(
+            invocation.request.request_id, self._answer, self._streaming, size
+        )
+        if verdict.rejection is None:
+            self.answer(202, OK_BODY)
+        else:
+            self.api.fail(verdict.failure)
+            self.reply(verdict)
+        invocation.finish()
+
+    def truncated(self) -> None:
+        """The answer's body will never end: the invocation is cut short (RAPID's truncated response)."""
+        invocation, self._answering = self._answering, None
+        if invocation is None:
+            return
+        self.api.fail(self.lifecycle.answer_cut(invocation.request_id).failure)
 
     # -- routing ----------------------------------------------------------------------------------
 
@@ -347,32 +381,85 @@ class RuntimeConnection:
             return
         path = target[len(API_PREFIX) :]
         if path == "/runtime/invocation/next":
-            if method != "GET":
+            if method == "GET":
+                self._next()
+            else:
                 self._method_not_allowed("GET")
-                return
-            invocation = self.api.next_invocation(self)
-            if invocation is not None:
-                self.hand_out(invocation)
-            else:
-                self._waiting = True
-        elif path == "/runtime/init/error":
-            if method != "POST":
-                self._method_not_allowed("POST")
-                return
-            self._read_body(self._init_error_reader(request))
         elif match := _INVOCATION_ROUTE.match(path):
-            if method != "POST":
-                self._method_not_allowed("POST")
-                return
-            answerable = self.api.answerable(unquote(match["id"]))
-            if isinstance(answerable, tuple):
-                self._read_body(DiscardedBody(lambda: self.answer_error(*answerable)))
-            elif match["action"] == "response":
-                self._read_body(self._response_reader(request, answerable))
+            if method == "POST":
+                answer = Answer.RESPONSE if match["action"] == "response" else Answer.ERROR
+                self._answer_started(request, unquote(match["id"]), answer)
             else:
-                self._read_body(self._error_reader(request, answerable))
+                self._method_not_allowed("POST")
+        elif path == "/runtime/init/error":
+            if method == "POST":
+                self._read_body(self._init_error_reader(request))
+            else:
+                self._method_not_allowed("POST")
+        elif self.lifecycle.snap_start and path == "/runtime/restore/next":
+            if method == "GET":
+                self._restore_next()
+            else:
+                self._method_not_allowed("GET")
+        elif self.lifecycle.snap_start and path == "/runtime/restore/error":
+            if method == "POST":
+                self._read_body(self._restore_error_reader(request))
+            else:
+                self._method_not_allowed("POST")
         else:
             self._not_found(target)
+
+    def _next(self) -> None:
+        """`GET /runtime/invocation/next`."""
+        verdict = self.lifecycle.next_requested(self)
+        if verdict.abandoned is not None:
+            self.api.fail(verdict.abandoned)
+        if verdict.rejection is not None:
+            self._refuse(verdict.rejection)
+        elif verdict.handout is not None:
+            if not self.hand_out(verdict.handout):
+                self.lifecycle.handout_failed(verdict.handout)
+                self.api.serve_waiters()
+        else:
+            self._waiting = True
+
+    def _restore_next(self) -> None:
+        """`GET /runtime/restore/next` (SnapStart): 200 with no body once the snapshot is restored."""
+        verdict = self.lifecycle.restore_next_requested(self)
+        if verdict is None:
+            self._waiting = True
+        elif verdict.rejection is not None:
+            self._refuse(verdict.rejection)
+        else:
+            self.answer(200, b"")
+
+    def _answer_started(self, request: Request, request_id: str, answer: Answer) -> None:
+        """The head of `POST /invocation/{id}/response` or `/error`."""
+        mode = request.header(RESPONSE_MODE_HEADER) or None  # RAPID: an empty value is no header
+        verdict = self.lifecycle.answer_started(request_id, answer, mode)
+        invocation = verdict.item
+        if invocation is None:
+            rejection = verdict.rejection
+            assert rejection is not None
+            self.api.fail(verdict.failure)
+            self._read_body(DiscardedBody(lambda: self._refuse(rejection)))
+            self.api.serve_waiters()
+            return
+        self._answering = invocation
+        self._answer = answer
+        self._streaming = verdict.streaming
+        if self.lifecycle.queued:
+            self.api.serve_waiters()  # the runtime has room for one more
+        if answer is Answer.ERROR:
+            self._read_body(self._error_reader(request, invocation))
+        elif verdict.streaming:
+            content_type = request.header(b"content-type") or "application/octet-stream"
+            invocation.start_response(content_type, streaming=True)
+            bucket = TokenBucket() if self.api.shape_bandwidth else None
+            limit = self.lifecycle.max_streamed_bytes
+            self._read_body(StreamedResponse(self, invocation, limit=limit, bucket=bucket))
+        else:
+            self._read_body(self._buffered_reader(request, invocation))
 
     def _read_body(self, reader: BodyReader) -> None:
         if self.conn.reading_body:
@@ -381,61 +468,100 @@ class RuntimeConnection:
         else:
             reader.end(self.conn.trailers)
 
-    def _response_reader(self, request: Request, invocation: Invocation) -> BodyReader:
-        """`POST /invocation/{id}/response`, streamed or buffered."""
-        mode = (request.header(RESPONSE_MODE_HEADER) or "buffered").strip().lower()
-        if mode not in ("streaming", "buffered"):
-            refusal = (400, "InvalidFunctionResponseMode", "Invalid function response mode")
-            return DiscardedBody(lambda: self.answer_error(*refusal))
-        self.api.accept_answer()
-        content_type = request.header(b"content-type")
-        if mode == "streaming":
-            invocation.start_response(content_type or "application/octet-stream", streaming=True)
-            bucket = TokenBucket() if self.api.shape_bandwidth else None
-            return StreamedResponse(self, invocation, limit=self.api.max_streamed_bytes, bucket=bucket)
-        limit = self.api.max_buffered_bytes
+    def _buffered_reader(self, request: Request, invocation: Invocation) -> BodyReader:
+        """A buffered `POST /invocation/{id}/response`: checked against the limit once it is whole."""
+        content_type = request.header(b"content-type") or "application/json"
 
-        def buffered(body: bytes | None) -> None:
-            if body is None:
-                self.answer_too_large(limit)
-            else:
-                invocation.start_response(content_type or "application/json", streaming=False)
+        def buffered(body: bytes | None, size: int) -> None:
+            self._answering = None
+            verdict = self.lifecycle.answer_finished(
+                invocation.request_id, Answer.RESPONSE, streaming=False, size=size
+            )
+            if verdict.failure is not None:
+                self.api.fail(verdict.failure)
+            elif body is not None:
+                invocation.start_response(content_type, streaming=False)
                 invocation.offer_chunk(body)
                 invocation.end_response()
-                self.answer_ok()
+            self.reply(verdict)
             invocation.finish()
 
-        return CollectedBody(
-            request,
-            limit,
-            on_end=buffered,
-            on_too_large=lambda: invocation.fail(response_too_large(limit)),
-            on_cut=lambda: _cut(invocation),
-        )
+        return CollectedBody(self.lifecycle.max_buffered_bytes, on_end=buffered, on_cut=self.truncated)
 
     def _error_reader(self, request: Request, invocation: Invocation) -> BodyReader:
         """`POST /invocation/{id}/error`: the invocation fails with the runtime's error document."""
-        self.api.accept_answer()
         error_type = _error_type(request)
 
-        def failed(body: bytes | None) -> None:
+        def failed(body: bytes | None, size: int) -> None:
+            self._answering = None
+            verdict = self.lifecycle.answer_finished(
+                invocation.request_id, Answer.ERROR, streaming=False, size=size
+            )
             invocation.fail(FunctionError.from_runtime(error_type, body or b""))
-            self.answer_ok()
+            self.reply(verdict)
             invocation.finish()
 
-        return CollectedBody(
-            request, self.api.max_buffered_bytes, on_end=failed, on_cut=lambda: _cut(invocation)
-        )
+        return CollectedBody(self.lifecycle.max_buffered_bytes, on_end=failed, on_cut=self.truncated)
 
     def _init_error_reader(self, request: Request) -> BodyReader:
-        """`POST /runtime/init/error`: recorded for the invocation waiting on the runtime's start."""
+        """`POST /runtime/init/error`: recorded for the invocation waiting on the runtime's start (while
+        restoring, RAPID takes it as a restore error)."""
         error_type = _error_type(request)
 
-        def failed(body: bytes | None) -> None:
-            self.api.initialization_failed(FunctionError.from_runtime(error_type, body or b""))
-            self.answer_ok()
+        def failed(body: bytes | None, size: int) -> None:
+            restoring = self.lifecycle.phase is Phase.RESTORING
+            verdict = self.lifecycle.init_error_reported()
+            if verdict.rejection is None:
+                error = FunctionError.from_runtime(error_type, body or b"")
+                if restoring:
+                    self.api.record_restore_error(error)
+                else:
+                    self.api.record_init_error(error)
+            self.reply(verdict)
 
-        return CollectedBody(request, self.api.max_buffered_bytes, on_end=failed)
+        return CollectedBody(self.lifecycle.max_buffered_bytes, on_end=failed)
+
+    def _restore_error_reader(self, request: Request) -> BodyReader:
+        """`POST /runtime/restore/error` (SnapStart): the after-restore hooks failed."""
+        error_type = _error_type(request)
+
+        def failed(body: bytes | None, size: int) -> None:
+            verdict = self.lifecycle.restore_error_reported()
+            if verdict.rejection is None:
+                self.api.record_restore_error(FunctionError.from_runtime(error_type, body or b""))
+            self.reply(verdict)
+
+        return CollectedBody(self.lifecycle.max_buffered_bytes, on_end=failed)
+
+    # -- refusals and closing ---------------------------------------------------------------------
+
+    def _refuse(self, rejection: Rejection) -> None:
+        self.answer(rejection.status, rejection.body())
+
+    def _refuse_malformed(self, error: BadRequest) -> None:
+        """Malformed input. Within a body (bad chunk framing, trailers over 4 KiB), RAPID's answer to a
+        body it could not read, 400 `TruncatedHTTPRequest`, and the connection is dropped as Go's
+        net/http drops it; before any body, a plain 4xx."""
+        in_body = self._reader is not None
+        self._close()
+        if not in_body or self.conn.response_started or self.conn.lost:
+            reject_bad_request(self.conn, error)
+            return
+        log.warning("%s: %s:%s sent a body that cannot be read: %s", self.name, *self.conn.peer, error)
+        rejection = truncated_http_request()
+        try:
+            self.conn.send_response(rejection.status, rejection.body(), close=True)
+        except ClientGone:
+            pass
+        self.conn.close_soon()
+
+    def _close(self) -> None:
+        """No more requests on this connection: cut the body being read, stop waiting for invocations."""
+        self._closed = True
+        self.lifecycle.waiter_gone(self)
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cut()
 
     def _not_found(self, target: str) -> None:
         self.answer_error(404, "NotFound", f"No Runtime API route for {target} (base path {API_PREFIX})")
@@ -453,9 +579,3 @@ def _error_type(request: Request) -> str | None:
         log.info("ignoring error type %r: Lambda keeps only (Runtime|Function).Name", error_type)
         return None
     return error_type
-
-
-def _cut(invocation: Invocation) -> None:
-    """The runtime's answer will never end (malformed framing, or it closed the connection)."""
-    invocation.fail(truncated_response(invocation.request_id))
-    invocation.finish()

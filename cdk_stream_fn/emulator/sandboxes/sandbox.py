@@ -7,6 +7,14 @@ invocation; one that overruns the function timeout is killed and reported as `Sa
 ("Task timed out after N.NN seconds", Lambda's wording); an init error is returned to the
 invocation that was waiting for it; one whose processes hold more than the function's memory is
 killed and reported as `Runtime.OutOfMemory` (see `memory`).
+
+The init phase (until the runtime's first `/next`) has its own limit, 10 s for on-demand functions, and
+a runtime that overruns it is started again within the invocation, this time limited by the function's
+timeout: "The Init phase is limited to 10 seconds. If all three tasks do not complete within 10
+seconds, Lambda retries the Init phase at the time of the first function invocation with the
+configured function timeout." (AWS Lambda Developer Guide, "Understanding the Lambda execution
+environment lifecycle", Init phase). A timeout then names the function's timeout, the limit that
+applied.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ from collections.abc import Callable
 from typing import Any
 
 from cdk_stream_fn.contract import MB
-from cdk_stream_fn.emulator import limits
+from cdk_stream_fn.emulator import limits, platform_errors
+from cdk_stream_fn.emulator.platform_errors import FunctionError
 from cdk_stream_fn.emulator.sandboxes import memory
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig, lambda_environment
-from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation
+from cdk_stream_fn.emulator.sandboxes.invocation import Invocation
+from cdk_stream_fn.emulator.sandboxes.lifecycle import Phase
 from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
 
 log = logging.getLogger("cdk_stream_fn.emulator")
@@ -53,7 +63,10 @@ def print_log_line(function_name: str, line: str) -> None:
 
 
 class Sandbox:
-    """A runtime process and its Runtime API; runs one invocation at a time."""
+    """A runtime process and its Runtime API; runs one invocation at a time.
+
+    `init_timeout_seconds` is the init phase's limit (Lambda's 10 s; shorter in tests).
+    """
 
     def __init__(
         self,
@@ -62,8 +75,10 @@ class Sandbox:
         shape_bandwidth: bool = False,
         log_sink: LogSink | None = print_log_line,
         index: int = 0,
+        init_timeout_seconds: float = limits.INIT_TIMEOUT_SECONDS,
     ) -> None:
         self.config = config
+        self.init_timeout_seconds = init_timeout_seconds
         self.name = f"{config.name}#{index}"
         self.shape_bandwidth = shape_bandwidth
         self.log_sink = log_sink
@@ -75,6 +90,8 @@ class Sandbox:
         self._pumps: list[asyncio.Task[None]] = []
         self._log_tail = bytearray()
         self._memory: memory.MemoryWatcher | None = None
+        #: `perf_counter()` when the current runtime process started (its init phase began).
+        self._started_at = 0.0
 
     @property
     def running(self) -> bool:
@@ -96,7 +113,7 @@ class Sandbox:
             return
         if self.process is not None:  # the previous runtime died between invocations
             log.info("%s: runtime exited (code %s); starting a new one", self.name, self.process.returncode)
-            self.api.reset(FunctionError.from_platform("Runtime.ExitError", "the runtime exited"))
+            self.api.reset(platform_errors.runtime_gone())
             await self.api.close_connections()
             await self._drain_pumps()
         command = self.config.command()
@@ -118,6 +135,7 @@ class Sandbox:
                 f"{self.config.name}: cannot start the runtime {command}: {error}"
             ) from error
         self.starts += 1
+        self._started_at = time.perf_counter()
         self._exited = asyncio.ensure_future(self.process.wait())
         if self.config.enforce_memory and memory.supported():
             self._memory = memory.MemoryWatcher(
@@ -134,17 +152,16 @@ class Sandbox:
     async def run(self, invocation: Invocation) -> None:
         """Run one invocation to its end: answered, failed, timed out or crashed."""
         try:
-            cold = not self.running
             await self.start()
         except RuntimeStartError as error:
-            invocation.fail(FunctionError.from_platform("Runtime.InvalidEntrypoint", str(error)))
+            invocation.fail(platform_errors.invalid_entrypoint(str(error)))
             invocation.finish()
             return
         assert self.api is not None and self.process is not None and self._exited is not None
         self._log_tail.clear()
         self.api.submit(invocation)
         try:
-            await self._supervise(invocation, self._exited, cold=cold)
+            await self._supervise(invocation)
         finally:
             if invocation.log_tail_ready is not None:
                 await self._let_output_arrive()
@@ -159,53 +176,114 @@ class Sandbox:
         for _ in range(3):
             await asyncio.sleep(0)
 
-    async def _supervise(self, invocation: Invocation, exited: asyncio.Future[int], *, cold: bool) -> None:
+    async def _supervise(self, invocation: Invocation) -> None:
+        """Wait for the runtime to pick `invocation` up and finish it, within the limits that apply."""
         assert self.api is not None
-        pickup_limit = limits.INIT_TIMEOUT_SECONDS if cold else self.config.timeout_seconds
-        outcome = await _first(
-            {
-                "picked_up": invocation.picked_up.future,
-                "init_error": self.api.init_failed.future,
-                "exited": exited,
-            },
-            timeout=pickup_limit,
-        )
+        timeout = self.config.timeout_seconds
+        if self.api.phase is Phase.INITIALIZING:
+            # The init phase has its own limit, counted from the runtime's start.
+            init_left = self.init_timeout_seconds - (time.perf_counter() - self._started_at)
+            outcome = await self._pick_up(invocation, init_left)
+            if outcome == "timeout":
+                log.warning(
+                    "%s: the runtime did not initialize within %g s; starting it again within request %s, "
+                    "limited by the function's timeout (%g s), as Lambda does",
+                    self.name,
+                    self.init_timeout_seconds,
+                    invocation.request_id,
+                    timeout,
+                )
+                await self._replace_runtime(platform_errors.timed_out(invocation.request_id, timeout))
+                if not self.running:
+                    return  # it could not be started again; the invocation has failed
+                retried_at = time.perf_counter()
+                outcome = await self._pick_up(invocation, timeout)
+                if outcome == "timeout":
+                    await self._recycle(
+                        invocation,
+                        platform_errors.timed_out(invocation.request_id, timeout),
+                        reason=f"the runtime did not initialize within the function's timeout, {timeout:g} s",
+                    )
+                    return
+                remaining = timeout - (time.perf_counter() - retried_at)
+            else:
+                remaining = self._remaining(invocation)
+        else:
+            outcome = await self._pick_up(invocation, timeout)
+            if outcome == "timeout":
+                await self._recycle(
+                    invocation,
+                    platform_errors.timed_out(invocation.request_id, timeout),
+                    reason=f"the runtime did not ask for the next event within {timeout:g} s",
+                )
+                return
+            remaining = self._remaining(invocation)
         if outcome == "init_error":
+            assert self._exited is not None
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(exited), 1.0)
-            error = self.api.init_error or _exit_error(invocation, self.process)
+                await asyncio.wait_for(asyncio.shield(self._exited), 1.0)
+            error = self.api.init_error or self._exit_error(invocation)
             await self._recycle(invocation, error, reason=f"init failed: {error.error_type}")
             return
         if outcome == "exited":
-            await self._recycle(invocation, _exit_error(invocation, self.process), reason="runtime exited")
-            return
-        if outcome == "timeout":
-            phase = "initialize" if cold else "ask for the next event"
-            error = _timeout_error(invocation, pickup_limit)
-            await self._recycle(
-                invocation, error, reason=f"the runtime did not {phase} within {pickup_limit:g} s"
-            )
+            await self._recycle(invocation, self._exit_error(invocation), reason="runtime exited")
             return
 
-        remaining = (
-            self.config.timeout_seconds - (time.perf_counter_ns() - invocation.timeline.picked_up_ns) / 1e9
+        assert self._exited is not None
+        outcome = await _first(
+            {"finished": invocation.finished.future, "exited": self._exited}, timeout=remaining
         )
-        outcome = await _first({"finished": invocation.finished.future, "exited": exited}, timeout=remaining)
         if outcome == "finished":
             return
         if outcome == "exited":
-            await self._recycle(invocation, _exit_error(invocation, self.process), reason="runtime exited")
+            await self._recycle(invocation, self._exit_error(invocation), reason="runtime exited")
             return
         await self._recycle(
             invocation,
-            _timeout_error(invocation, self.config.timeout_seconds),
-            reason=f"Task timed out after {self.config.timeout_seconds:.2f} seconds",
+            platform_errors.timed_out(invocation.request_id, timeout),
+            reason=f"Task timed out after {timeout:.2f} seconds",
         )
+
+    async def _pick_up(self, invocation: Invocation, limit: float) -> str:
+        """Wait up to `limit` seconds for the runtime to pick `invocation` up: "picked_up", "init_error",
+        "exited" or "timeout"."""
+        assert self.api is not None and self._exited is not None
+        return await _first(
+            {
+                "picked_up": invocation.picked_up.future,
+                "init_error": self.api.init_failed.future,
+                "exited": self._exited,
+            },
+            timeout=limit,
+        )
+
+    def _remaining(self, invocation: Invocation) -> float:
+        """What is left of the function's timeout since the runtime picked `invocation` up."""
+        elapsed = (time.perf_counter_ns() - invocation.timeline.picked_up_ns) / 1e9
+        return self.config.timeout_seconds - elapsed
+
+    def _exit_error(self, invocation: Invocation) -> FunctionError:
+        process = self.process
+        return platform_errors.exit_error(invocation.request_id, process.returncode if process else None)
+
+    async def _replace_runtime(self, error: FunctionError) -> None:
+        """Kill the runtime and start a new one for the invocation that waits (it stays queued); if
+        that fails, the invocation fails with the start error."""
+        await self._kill()
+        assert self.api is not None
+        self.api.reset(error)
+        await self.api.close_connections()
+        try:
+            await self.start()
+        except RuntimeStartError as start_error:
+            for invocation in self.api.drop_queued():
+                invocation.fail(platform_errors.invalid_entrypoint(str(start_error)))
+                invocation.finish()
 
     async def _recycle(self, invocation: Invocation, error: FunctionError, *, reason: str) -> None:
         """End the invocation with `error` and throw the runtime away; the next invocation starts a new one."""
         if self._memory is not None and self._memory.exceeded:
-            error = _out_of_memory_error(invocation)
+            error = platform_errors.out_of_memory(invocation.request_id)
         log.warning("%s: request %s: %s (%s)", self.name, invocation.request_id, error.error_type, reason)
         invocation.fail(error)
         await self._kill()
@@ -238,7 +316,7 @@ class Sandbox:
         if self._exited is not None:
             self._exited.cancel()
         if self.api is not None:
-            self.api.reset(FunctionError.from_platform("Runtime.ExitError", "the emulator is shutting down"))
+            self.api.reset(platform_errors.shutting_down())
             await self.api.stop()
 
     async def _drain_pumps(self) -> None:
@@ -273,33 +351,6 @@ class RuntimeStartError(Exception):
 def _signal_group(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
-
-
-def _exit_error(invocation: Invocation, process: asyncio.subprocess.Process | None) -> FunctionError:
-    code = process.returncode if process is not None else None
-    if code is not None and code < 0:
-        detail = f"signal: {signal.Signals(-code).name}"
-    else:
-        detail = f"exit status {code}"
-    return FunctionError.from_platform(
-        "Runtime.ExitError", f"RequestId: {invocation.request_id} Error: Runtime exited with error: {detail}"
-    )
-
-
-def _out_of_memory_error(invocation: Invocation) -> FunctionError:
-    """Lambda's error for a runtime killed over its memory (RAPID: "runtime exited with error: signal:
-    killed", `Runtime.OutOfMemory`), worded like `_exit_error`."""
-    return FunctionError.from_platform(
-        "Runtime.OutOfMemory",
-        f"RequestId: {invocation.request_id} Error: Runtime exited with error: signal: killed",
-    )
-
-
-def _timeout_error(invocation: Invocation, seconds: float) -> FunctionError:
-    return FunctionError.from_platform(
-        "Sandbox.Timedout",
-        f"RequestId: {invocation.request_id} Error: Task timed out after {seconds:.2f} seconds",
-    )
 
 
 async def _first(waiters: dict[str, asyncio.Future[Any]], *, timeout: float) -> str:
