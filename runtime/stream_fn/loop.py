@@ -35,7 +35,7 @@ from stream_fn.decorator import is_async_function, streaming_options
 from stream_fn.event_loop import process_event_loop
 from stream_fn.handler_loader import load_handler
 from stream_fn.runtime_api import (
-    Invocation,
+    InvocationEvent,
     RuntimeApiClient,
     RuntimeApiError,
     RuntimeApiUnavailableError,
@@ -142,7 +142,8 @@ class InvocationRunner:
         self._content_type = ""
         if self._options is not None:
             # Only a streaming handler needs the response stream: a buffered one never loads it.
-            from stream_fn.streams import DEFAULT_CONTENT_TYPE, ResponseStream
+            from stream_fn.framing import DEFAULT_CONTENT_TYPE
+            from stream_fn.streams import ResponseStream
 
             self._response_stream = ResponseStream
             self._content_type = self._options.content_type or DEFAULT_CONTENT_TYPE
@@ -161,7 +162,7 @@ class InvocationRunner:
         while True:
             self.run_once(next_invocation())
 
-    def run_once(self, invocation: Invocation) -> None:
+    def run_once(self, invocation: InvocationEvent) -> None:
         """Invoke the handler for ``invocation`` and report its result or error."""
         request_id = invocation.request_id
         if not request_id:
@@ -299,7 +300,7 @@ def _raise_if_fatal(error: BaseException) -> None:
         cause = cause.__cause__
 
 
-def _decode_event(invocation: Invocation) -> Any:
+def _decode_event(invocation: InvocationEvent) -> Any:
     content_type = invocation.content_type
     if content_type and not content_type.startswith("application/json"):
         return invocation.body
