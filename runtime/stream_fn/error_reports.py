@@ -27,7 +27,7 @@ import time
 import traceback
 
 from stream_fn.faults import Fault
-from stream_fn.logs import JSON_DATE_FORMAT, JSON_FRAME_TYPES, TEXT_FRAME_TYPES, json_encode
+from stream_fn.log_output import JSON_DATE_FORMAT, JSON_FRAME_TYPES, TEXT_FRAME_TYPES, json_encode
 from stream_fn.runtime_api import ERROR_BODY_TRAILER, ERROR_TYPE_HEADER
 
 TYPE_CHECKING = False
