@@ -97,6 +97,53 @@ def test_an_exception_after_bytes_were_sent_becomes_error_trailers(
     assert body["errorMessage"] == "line one\r\nline two"
 
 
+def test_a_long_error_after_the_first_byte_is_shortened_to_fit_rapids_trailer_buffer(
+    fake_api: FakeRuntimeApi, start_runtime: StartRuntime, tmp_path: pathlib.Path
+) -> None:
+    """RAPID reads at most 4 KiB of trailers; a longer section would lose the error (Runtime.TruncatedResponse).
+
+    (The whole report still goes to the log, which the test reads only at the end: kept under a pipe's 64 KiB.)
+    """
+    write_module(
+        tmp_path,
+        "deep",
+        """\
+        from stream_fn import streamify_response
+
+        def recurse(depth):
+            if depth == 0:
+                raise ValueError("huge " + "detail " * 4_000)
+            return recurse(depth - 1)
+
+        @streamify_response
+        def handler(event, response_stream, context):
+            response_stream.write("partial")
+            recurse(100)
+        """,
+    )
+    start_runtime("deep.handler", LAMBDA_TASK_ROOT=str(tmp_path))
+    result = fake_api.invoke({})
+
+    assert result.target.endswith("/response") and result.body == b"partial"
+    # On the wire: the trailer section after the last chunk, up to and including its empty line.
+    raw = fake_api.raw_bytes()
+    start = raw.index(b"\r\n0\r\nLambda-Runtime-Function-Error-Type: ") + len(b"\r\n0\r\n")
+    section = raw[start : raw.index(b"\r\n\r\n", start) + 4]
+    assert len(section) <= 4000
+    assert result.trailer("lambda-runtime-function-error-type") == "Function.ValueError"
+    body = decoded_error_body(result.trailer("lambda-runtime-function-error-body"))
+    assert body["errorType"] == "ValueError" and body["truncated"] is True
+    message = body["errorMessage"]
+    assert isinstance(message, str) and message.startswith("huge detail detail ")
+    assert message.endswith(
+        f" [... message cut from {5 + 7 * 4_000} characters to fit the 4 KB limit on a streamed error report]"
+    )
+    stack = body["stackTrace"]
+    assert isinstance(stack, list) and len(stack) == 2
+    assert stack[0].startswith("  [") and "outer frames omitted" in stack[0]
+    assert 'raise ValueError("huge " + "detail " * 4_000)' in stack[-1]  # the innermost frame locates it
+
+
 def test_a_generator_that_fails_midway_ends_with_trailers(
     fake_api: FakeRuntimeApi, start_runtime: StartRuntime
 ) -> None:
