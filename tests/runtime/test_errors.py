@@ -165,6 +165,53 @@ def test_an_http_stream_that_fails_before_writing_is_an_error_not_a_half_respons
     assert result.json()["errorType"] == "KeyError"  # type: ignore[index]
 
 
+@pytest.mark.parametrize(
+    ("prelude", "message"),
+    [
+        (
+            {"statusCode": 103, "headers": {"link": "</a.css>; rel=preload"}},
+            (
+                "status_code must be an int from 200 to 599, got 103: 1xx statuses are interim responses, which a "
+                "function URL cannot send"
+            ),
+        ),
+        ({"statusCode": 101}, "got 101: 1xx statuses are interim"),
+        (
+            {"statusCode": 200, "headers": {"x-note": "caf\u00e9 \u2713"}},
+            (
+                "the value of header 'x-note' has '\u2713' (U+2713) at position 5 of 'caf\u00e9 \u2713', a character "
+                "outside Latin-1: HTTP field values are Latin-1 (tab, space, visible ASCII and 0x80-0xFF). "
+                "Percent-encode the value"
+            ),
+        ),
+        ({"statusCode": 200, "cookies": ["note=\u2713"]}, "a cookie has '\u2713'"),
+        ({"headers": {"x-a": "a\u0000b"}}, "must not contain CR, LF or NUL"),
+    ],
+)
+def test_a_handler_that_sets_what_a_function_url_cannot_send_gets_an_error_that_says_why(
+    fake_api: FakeRuntimeApi, start_runtime: StartRuntime, prelude: dict[str, object], message: str
+) -> None:
+    start_runtime("steps.streamed")
+    result = fake_api.invoke({"steps": [["http", prelude], ["write", "never sent"]]})
+
+    assert result.target.endswith("/error")  # raised before any byte: a proper error, nothing half-sent
+    error = result.json()
+    assert isinstance(error, dict)
+    assert error["errorType"] == "InvalidMetadataError"
+    assert message in str(error["errorMessage"])
+
+
+def test_latin_1_header_values_such_as_e_acute_are_sent(
+    fake_api: FakeRuntimeApi, start_runtime: StartRuntime
+) -> None:
+    start_runtime("steps.streamed")
+    result = fake_api.invoke(
+        {"steps": [["http", {"statusCode": 200, "headers": {"x-note": "caf\u00e9"}}], ["write", "ok"]]}
+    )
+    assert result.target.endswith("/response")
+    assert result.chunks == [b'{"statusCode":200,"headers":{"x-note":"caf\\u00e9"}}', b"\0" * 8, b"ok"]
+
+
 def test_misuse_after_the_response_ended_is_logged_with_a_message_that_says_what_to_do(
     fake_api: FakeRuntimeApi, start_runtime: StartRuntime
 ) -> None:
@@ -275,6 +322,15 @@ def write_module(directory: pathlib.Path, name: str, source: str) -> None:
         ("explodes.handler", "raise LookupError('no config')\n", "LookupError", "no config"),
         ("nodot", None, "Runtime.MalformedHandlerName", "Bad handler 'nodot'"),
         ("sys.handler", None, "Runtime.BuiltInModuleConflict", "Cannot use built-in module sys"),
+        (
+            "early_hints.handler",
+            (
+                "from stream_fn import streamify_response\n@streamify_response(status_code=103)\n"
+                "def handler(event, response_stream, context):\n    pass\n"
+            ),
+            "InvalidMetadataError",
+            "status_code must be an int from 200 to 599, got 103: 1xx statuses are interim",
+        ),
         (
             "wrong_shape.handler",
             "from stream_fn import streamify_response\n@streamify_response\ndef handler(event, context):\n    return 1\n",
