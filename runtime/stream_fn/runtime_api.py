@@ -166,18 +166,19 @@ class Connection:
     def send(self, buffers: list[Any], size: int) -> None:
         """Send ``buffers`` (``size`` bytes in all) without joining them: one ``sendmsg``, more only
         after a short write (a signal or a socket timeout can stop a blocking ``sendmsg`` early)."""
-        self.reply_started = False
-        sendmsg = self.sock.sendmsg
-        sent = sendmsg(buffers)
-        if sent == size:
-            return
+        sent = self.sock.sendmsg(buffers)
+        if sent != size:
+            self._send_rest(buffers, sent, size)
+
+    def _send_rest(self, buffers: list[Any], sent: int, size: int) -> None:
+        """Send what a short ``sendmsg`` left of ``buffers``, without copying the data."""
         views = [memoryview(buffer).cast("B") for buffer in buffers]
         while sent < size:
             size -= sent
             while sent >= views[0].nbytes:
                 sent -= views.pop(0).nbytes
             views[0] = views[0][sent:]
-            sent = sendmsg(views)
+            sent = self.sock.sendmsg(views)
 
     def read_response(self) -> Response:
         """Read one complete reply (skipping interim 1xx replies)."""
@@ -434,6 +435,7 @@ class RuntimeApiClient:
             connection = self._ready_connection()
             reused = connection.used
             connection.used = True
+            connection.reply_started = False
             try:
                 connection.send([head, body], len(head) + len(body))
                 response = connection.read_response()
@@ -530,9 +532,12 @@ class StreamedRequest:
     def finish(self, parts: Sequence[ReadableBuffer] = (), trailers: Sequence[tuple[str, str]] = ()) -> None:
         """Send ``parts`` and the last chunk (with ``trailers``), then read the reply: 202 or an error."""
         closing = framing.last_chunk(trailers) if trailers else framing.LAST_CHUNK
-        buffers, size = framing.chunks(parts)
-        buffers.append(closing)
-        self._transmit(buffers, size + len(closing))
+        if parts:
+            buffers, size = framing.chunks(parts)
+            buffers.append(closing)
+            self._transmit(buffers, size + len(closing))
+        else:
+            self._transmit([closing], len(closing))
         connection = self._connection
         assert connection is not None  # _transmit connected or raised
         try:

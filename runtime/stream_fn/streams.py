@@ -84,6 +84,7 @@ class ResponseStream(io.RawIOBase):
         self._finished_message = ""
         self._lock = _thread.allocate_lock()
         self._request: StreamedRequestProtocol | None = None
+        self._send_chunk: Any = None  # the started request's send_chunk: the hot path of every write
 
     # -- what handlers use --------------------------------------------------------------------
 
@@ -135,7 +136,7 @@ class ResponseStream(io.RawIOBase):
         with self._lock:
             if self._state == _STARTED:
                 try:
-                    self._request.send_chunk(payload, size)  # type: ignore[union-attr]
+                    self._send_chunk(payload, size)
                 except ConnectionLostError as error:
                     self._broken(error)
             else:
@@ -216,12 +217,15 @@ class ResponseStream(io.RawIOBase):
         if self._state != _OPEN:
             self._raise_not_open("write")
         request = self._client.streamed_response(self._request_id, self._content_type)
+        if self._prelude is not None:
+            parts = [self._prelude, PRELUDE_DELIMITER, *parts]
         try:
-            request.send(self._opening_parts() + parts)
+            request.send(parts)
         except ConnectionLostError as error:
             self._broken(error)
         # Any other failure (no connection could be opened) sent nothing: the stream stays open.
         self._request = request
+        self._send_chunk = request.send_chunk
         self._state = _STARTED
 
     def _end(self, trailers: list[tuple[str, str]]) -> None:
