@@ -52,7 +52,7 @@ class PendingResponse:
 
     def set_head(self, status: int, headers: Iterable[tuple[Any, Any]]) -> None:
         """Check ``status`` and ``headers`` and keep them (replacing any kept before) for the prelude."""
-        self.check_status(status)
+        check_status(status, f"the {self.PROTOCOL} app's response status")
         joined: dict[str, str] = {}
         cookies: list[str] = []
         for name, value in headers:
@@ -79,10 +79,6 @@ class PendingResponse:
         """Answer ``500 Internal Server Error`` (the app failed before anything was sent)."""
         HttpResponseStream.from_(self._stream, status_code=500, headers=ERROR_HEADERS)
         self._stream.end(ERROR_BODY)
-
-    def check_status(self, status: Any) -> int:
-        """Return ``status`` if a function URL can answer with it, else raise (naming the app's protocol)."""
-        return check_status(status, f"the {self.PROTOCOL} app's response status")
 
     def _check_header(self, name: Any, value: Any) -> None:
         if not isinstance(name, str) or not isinstance(value, str):

@@ -111,7 +111,7 @@ class WsgiResponse(PendingResponse):
                 exc_info = None
         elif self.status is not None:
             raise RuntimeError("the WSGI app called start_response a second time without exc_info")
-        self.set_head(self.check_status(_status_code(status)), headers)
+        self.set_head(_status_code(status), headers)
         return self.write
 
     def write(self, data: bytes) -> None:
