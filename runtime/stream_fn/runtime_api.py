@@ -29,35 +29,9 @@ from stream_fn import framing
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any, NoReturn, Protocol
+    from typing import Any, NoReturn
 
     from _typeshed import ReadableBuffer
-
-    class StreamedRequestProtocol(Protocol):
-        """One streamed request, as a :class:`~stream_fn.streams.ResponseStream` drives it.
-
-        Every part is a flat, non-empty byte buffer (bytes, bytearray, a one-dimensional ``B``
-        memoryview) that goes out as one chunk, not copied. A failed send raises
-        :class:`ConnectionLostError`; a reply other than 202 to :meth:`finish` raises
-        :class:`RuntimeApiError`, a missing one :class:`RuntimeApiUnavailableError`.
-        """
-
-        def send(self, parts: Sequence[ReadableBuffer]) -> None:
-            """Send each part as one chunk, all at once (the request head goes with the first send)."""
-
-        def send_chunk(self, data: ReadableBuffer, size: int) -> None:
-            """Send ``data`` (``size`` bytes) as one chunk: the hot path of every write."""
-
-        def finish(
-            self, parts: Sequence[ReadableBuffer] = (), trailers: Sequence[tuple[str, str]] = ()
-        ) -> None:
-            """Send ``parts``, then the last chunk with ``trailers``, and read the Runtime API's reply."""
-
-    class StreamedRequestFactory(Protocol):
-        """Where a :class:`~stream_fn.streams.ResponseStream` gets its request once it starts."""
-
-        def streamed_response(self, request_id: str, content_type: str) -> StreamedRequestProtocol:
-            """A streamed ``POST /response`` for ``request_id``; nothing is sent before its first send."""
 
 
 API_PREFIX = "/2018-06-01/runtime"

@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # typing is not imported at run time: it would cost every col
 
     from _typeshed import ReadableBuffer
 
-    from stream_fn.runtime_api import StreamedRequestFactory, StreamedRequestProtocol
+    from stream_fn.streaming_protocol import StreamedRequestFactory, StreamedRequestProtocol
 
 _OPEN = 0
 _STARTED = 1
