@@ -37,7 +37,7 @@ import asyncio
 import logging
 
 from stream_fn.decorator import streamify_response
-from stream_fn.errors import InvalidMetadataError, StreamConnectionError
+from stream_fn.errors import StreamConnectionError
 from stream_fn.http_request import request_from_event
 from stream_fn.http_response import PendingResponse
 
@@ -168,10 +168,6 @@ class Exchange(PendingResponse):
             raise RuntimeError(f"unexpected ASGI message {kind!r} for an HTTP request")
 
     def _start(self, status: Any, headers: Iterable[Any]) -> None:
-        if type(status) is not int or not 100 <= status <= 599:
-            raise InvalidMetadataError(
-                f"the ASGI app's response status must be an int from 100 to 599, got {status!r}"
-            )
         self.set_head(status, [(_latin1(name), _latin1(value)) for name, value in headers])
 
     def _write(self, body: bytes, more_body: bool) -> None:

@@ -81,9 +81,9 @@ def streamify_response(  # type: ignore[no-redef]
         )
     checked_type = prelude = None
     if content_type is not None or http:
-        # Checked by the response stream's own rules. Without options the stream module is not loaded
-        # here: the runtime imports this module for every handler, buffered ones included.
-        from stream_fn.streams import check_content_type, encode_prelude
+        # Checked by the response stream's own rules (stream_fn.framing, which the runtime loads at
+        # start-up anyway): the stream module itself is loaded only for a streaming handler.
+        from stream_fn.framing import check_content_type, encode_prelude
 
         checked_type = check_content_type(content_type) if content_type is not None else None
         prelude = encode_prelude(status_code, headers, cookies) if http else None

@@ -4,16 +4,17 @@ Both protocols give the status and headers first (``http.response.start``, ``sta
 the body after; the adapters turn them into the HTTP prelude, applied with the first body bytes so
 that an app that fails before its body can still be answered with a plain 500 instead.
 
-Headers are checked as the app gives them (an invalid name, or a CR, LF or NUL in a value, is an
-:class:`~stream_fn.InvalidMetadataError` that names the app's protocol) and kept the way the prelude
-carries them: every ``Set-Cookie`` in ``cookies``, other repeated headers joined with ``", "``, the
-framing headers dropped.
+The status and headers are checked as the app gives them, by :mod:`stream_fn.framing`'s rules (a
+status below 200, an invalid name, a control character or a character outside Latin-1 in a value is
+an :class:`~stream_fn.InvalidMetadataError` that names the app's protocol), and kept the way the
+prelude carries them: every ``Set-Cookie`` in ``cookies``, other repeated headers joined with
+``", "``, the framing headers dropped.
 """
 
 from __future__ import annotations
 
-from stream_fn.chunked import check_field_name
 from stream_fn.errors import InvalidMetadataError
+from stream_fn.framing import check_cookie, check_field_name, check_header_value, check_status
 from stream_fn.streams import HttpResponseStream
 
 TYPE_CHECKING = False
@@ -50,14 +51,15 @@ class PendingResponse:
         self.prelude_applied = False
 
     def set_head(self, status: int, headers: Iterable[tuple[Any, Any]]) -> None:
-        """Check ``headers`` and keep them with ``status`` (replacing any kept before) for the prelude."""
+        """Check ``status`` and ``headers`` and keep them (replacing any kept before) for the prelude."""
+        check_status(status, f"the {self.PROTOCOL} app's response status")
         joined: dict[str, str] = {}
         cookies: list[str] = []
         for name, value in headers:
             self._check_header(name, value)
             name = name.lower()
             if name == "set-cookie":
-                cookies.append(value)
+                cookies.append(self._checked(check_cookie, value))
             elif name in _FRAMING_HEADERS:
                 continue
             elif name in joined:
@@ -84,12 +86,14 @@ class PendingResponse:
                 f"the {self.PROTOCOL} app's response headers must be {self.HEADER_PAIRS} pairs, "
                 f"got ({name!r}, {value!r})"
             )
+        self._checked(check_field_name, name)
+        if name.lower() != "set-cookie":
+            self._checked(check_header_value, name, value)
+
+    def _checked(self, check: Any, *args: Any) -> str:
+        """Run one of :mod:`stream_fn.framing`'s checks; its error names the app's protocol."""
         try:
-            check_field_name(name)
-        except ValueError as error:
-            raise InvalidMetadataError(f"the {self.PROTOCOL} app sent an {error}") from None
-        if "\r" in value or "\n" in value or "\0" in value:
-            raise InvalidMetadataError(
-                f"the {self.PROTOCOL} app's header {name!r} has a line break or NUL in its value {value!r}; "
-                "remove it"
-            )
+            result: str = check(*args)
+        except InvalidMetadataError as error:
+            raise InvalidMetadataError(f"the {self.PROTOCOL} app's response: {error}") from None
+        return result

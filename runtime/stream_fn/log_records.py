@@ -1,8 +1,9 @@
 """The ``logging`` side of the log set-up, loaded only once something imports ``logging``.
 
 Installs on the root logger the stock runtime client's handler: records carry the request id
-(``aws_request_id``) and go to the log sink chosen in :mod:`stream_fn.logs`, formatted as Text or
-as JSON by :class:`JsonFormatter` (``awslambdaric.lambda_runtime_log_utils.JsonFormatter``).
+(``aws_request_id``) of the invocation the logging code serves (:mod:`stream_fn.invocation_scope`)
+and go to the log sink :mod:`stream_fn.logs` chose, formatted as Text or as JSON by
+:class:`JsonFormatter` (``awslambdaric.lambda_runtime_log_utils.JsonFormatter``).
 """
 
 from __future__ import annotations
@@ -10,22 +11,21 @@ from __future__ import annotations
 import logging
 import time
 
-from stream_fn.logs import (
+from stream_fn.invocation_scope import current_invocation
+from stream_fn.log_output import (
     JSON_DATE_FORMAT,
     JSON_FRAME_TYPES,
     TEXT_DATE_FORMAT,
     TEXT_FORMAT,
     TEXT_FRAME_TYPES,
-    FramedSink,
-    Invocation,
-    LogSettings,
-    StdoutSink,
     json_encode,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from stream_fn.log_output import FramedSink, LogSettings, StdoutSink
 
 _RESERVED_RECORD_FIELDS = frozenset(
     (
@@ -73,9 +73,16 @@ def configure_root_logger(settings: LogSettings, sink: StdoutSink | FramedSink) 
 
 
 class _RequestIdFilter(logging.Filter):
+    """Stamps each record with the ids of the invocation the logging code serves (empty outside one)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.aws_request_id = Invocation.request_id
-        record.tenant_id = Invocation.tenant_id
+        scope = current_invocation()
+        if scope is None:
+            record.aws_request_id = ""
+            record.tenant_id = None
+        else:
+            record.aws_request_id = scope.request_id
+            record.tenant_id = scope.tenant_id
         return True
 
 

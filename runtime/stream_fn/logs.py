@@ -12,16 +12,18 @@ Follows ``awslambdaric.bootstrap`` and ``awslambdaric.lambda_runtime_log_utils``
 * An unhandled error is logged as the stock client logs it (:mod:`stream_fn.error_reports`, loaded
   with the first error): the sinks here take its lines and keep them one event.
 
-The handler is installed once; per invocation only the current request id changes.
+The handler is installed once. The request id each record carries comes from the invocation the
+logging code serves (:mod:`stream_fn.invocation_scope`); the formats and sinks are in
+:mod:`stream_fn.log_output`.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
-import time
+
+from stream_fn.log_output import FramedSink, LogSettings, StdoutSink
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,10 +33,6 @@ if TYPE_CHECKING:
 LOG_FORMAT_VARIABLE = "AWS_LAMBDA_LOG_FORMAT"
 LOG_LEVEL_VARIABLE = "AWS_LAMBDA_LOG_LEVEL"
 TELEMETRY_FD_VARIABLE = "_LAMBDA_TELEMETRY_LOG_FD"
-
-TEXT_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
-TEXT_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
-JSON_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 LOG_LEVELS = {
     "TRACE": "DEBUG",
     "DEBUG": "DEBUG",
@@ -45,30 +43,6 @@ LOG_LEVELS = {
     "FATAL": "FATAL",
     "CRITICAL": "CRITICAL",
 }
-
-JSON_FRAME_TYPES = {
-    level: code.to_bytes(4, "big")
-    for level, code in zip(
-        range(0, 60, 10), (0xA55A0002, 0xA55A000A, 0xA55A000E, 0xA55A0012, 0xA55A0016, 0xA55A001A)
-    )
-}
-TEXT_FRAME_TYPES = {
-    level: code.to_bytes(4, "big")
-    for level, code in zip(
-        range(0, 60, 10), (0xA55A0003, 0xA55A000B, 0xA55A000F, 0xA55A0013, 0xA55A0017, 0xA55A001B)
-    )
-}
-json_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
-
-
-class LogSettings:
-    """The log format and level chosen by the function's configuration."""
-
-    __slots__ = ("json", "level")
-
-    def __init__(self, json_format: bool, level: str) -> None:
-        self.json = json_format
-        self.level = level
 
 
 def read_log_settings(environ: Any = os.environ) -> LogSettings:
@@ -82,42 +56,6 @@ def read_log_settings(environ: Any = os.environ) -> LogSettings:
             f"{LOG_LEVEL_VARIABLE} must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, got {level!r}"
         )
     return LogSettings(log_format.upper() == "JSON", LOG_LEVELS.get(level.upper(), ""))
-
-
-class Invocation:
-    """The request and tenant ids every log record of the current invocation carries."""
-
-    request_id = ""
-    tenant_id: str | None = None
-
-
-class StdoutSink:
-    """Log records go to stdout, as text lines (the platform splits them into events)."""
-
-    def log(self, message: str, frame_type: bytes | None = None) -> None:
-        sys.stdout.write(message)
-
-    def log_error(self, lines: list[str], frame_type: bytes) -> None:
-        sys.stdout.write("\r".join(lines) + "\n")
-
-
-class FramedSink:
-    """Log records go to Lambda's telemetry descriptor, one frame per record.
-
-    A frame is: type (4 bytes), length (4 bytes), timestamp in microseconds (8 bytes), message,
-    all big-endian; the type encodes the format and level.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self._file = io.FileIO(fd, "wb", closefd=False)
-
-    def log(self, message: str, frame_type: bytes | None = None) -> None:
-        data = message.encode("utf-8")
-        header = (frame_type or TEXT_FRAME_TYPES[0]) + len(data).to_bytes(4, "big")
-        self._file.write(header + (time.time_ns() // 1000).to_bytes(8, "big") + data)
-
-    def log_error(self, lines: list[str], frame_type: bytes) -> None:
-        self.log("\n".join(lines), frame_type)
 
 
 _sink: StdoutSink | FramedSink = StdoutSink()

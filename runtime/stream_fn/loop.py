@@ -34,8 +34,10 @@ from stream_fn.context import FunctionSettings, LambdaContext
 from stream_fn.decorator import is_async_function, streaming_options
 from stream_fn.event_loop import process_event_loop
 from stream_fn.handler_loader import load_handler
+from stream_fn.invocation_scope import InvocationScope, enter_invocation
+from stream_fn.log_output import LogSettings
 from stream_fn.runtime_api import (
-    Invocation,
+    InvocationEvent,
     RuntimeApiClient,
     RuntimeApiError,
     RuntimeApiUnavailableError,
@@ -92,7 +94,7 @@ def main() -> int:
     try:
         log_settings = logs.read_log_settings(environ)
     except ValueError as error:
-        settings_error, log_settings = error, logs.LogSettings(False, "")
+        settings_error, log_settings = error, LogSettings(False, "")
     log = logs.install(log_settings, environ)
 
     try:
@@ -142,7 +144,8 @@ class InvocationRunner:
         self._content_type = ""
         if self._options is not None:
             # Only a streaming handler needs the response stream: a buffered one never loads it.
-            from stream_fn.streams import DEFAULT_CONTENT_TYPE, ResponseStream
+            from stream_fn.framing import DEFAULT_CONTENT_TYPE
+            from stream_fn.streams import ResponseStream
 
             self._response_stream = ResponseStream
             self._content_type = self._options.content_type or DEFAULT_CONTENT_TYPE
@@ -161,16 +164,19 @@ class InvocationRunner:
         while True:
             self.run_once(next_invocation())
 
-    def run_once(self, invocation: Invocation) -> None:
-        """Invoke the handler for ``invocation`` and report its result or error."""
+    def run_once(self, invocation: InvocationEvent) -> None:
+        """Invoke the handler for ``invocation`` and report its result or error.
+
+        The invocation's scope (request, trace and tenant ids, which its log records carry) is entered
+        first; one invocation runs at a time, so it stays current until the next one replaces it.
+        """
         request_id = invocation.request_id
         if not request_id:
             sys.stderr.write(
                 "stream_fn: skipped an event without Lambda-Runtime-Aws-Request-Id: it cannot be answered\n"
             )
             return
-        logs.Invocation.request_id = request_id
-        logs.Invocation.tenant_id = invocation.tenant_id
+        enter_invocation(InvocationScope(request_id, invocation.trace_id, invocation.tenant_id))
         self._trace_id.set(invocation.trace_id)
         try:
             context = LambdaContext(
@@ -202,7 +208,7 @@ class InvocationRunner:
         except BaseException as error:  # noqa: BLE001 - the invocation fails, the runtime goes on
             self._report_error(request_id, _error_report(error))
             return
-        self._send(lambda: self._client.post_response(request_id, body, content_type))
+        self._send(request_id, lambda: self._client.post_response(request_id, body, content_type))
 
     def _invoke_streaming(self, request_id: str, event: Any, context: LambdaContext) -> None:
         options = self._options
@@ -223,11 +229,11 @@ class InvocationRunner:
             report = _error_report(error)
             _raise_if_fatal(error)
             report.log(self._log, request_id)
-            must_post_error = self._send(lambda: stream._fail(report.trailers()))
+            must_post_error = self._send(request_id, lambda: stream._fail(report.trailers()))
             if must_post_error:
                 self._post_error(request_id, report)
             return
-        self._send(stream._finish)
+        self._send(request_id, stream._finish)
 
     def _write_chunks(self, chunks: Any, stream: ResponseStream) -> None:
         if hasattr(chunks, "__anext__"):
@@ -257,19 +263,21 @@ class InvocationRunner:
     def _post_error(self, request_id: str, report: ErrorReport) -> None:
         document = json.dumps(report.document(request_id), ensure_ascii=False).encode()
         self._send(
+            request_id,
             lambda: self._client.post_invocation_error(
                 request_id, document, report.header_type(), report.xray_cause()
-            )
+            ),
         )
 
-    def _send(self, action: Callable[[], Any]) -> Any:
-        """Run a Runtime API call; a 4xx answer is logged, a 5xx or a lost Runtime API stops the runtime."""
+    def _send(self, request_id: str, action: Callable[[], Any]) -> Any:
+        """Run a Runtime API call for ``request_id``; a 4xx answer is logged, a 5xx or a lost Runtime API
+        stops the runtime."""
         try:
             return action()
         except Exception as error:
             _raise_if_fatal(error)
             if isinstance(error, (RuntimeApiError, RuntimeApiUnavailableError, ConnectionError)):
-                sys.stderr.write(f"stream_fn: request {logs.Invocation.request_id}: {error}\n")
+                sys.stderr.write(f"stream_fn: request {request_id}: {error}\n")
                 return False
             raise
 
@@ -299,7 +307,7 @@ def _raise_if_fatal(error: BaseException) -> None:
         cause = cause.__cause__
 
 
-def _decode_event(invocation: Invocation) -> Any:
+def _decode_event(invocation: InvocationEvent) -> Any:
     content_type = invocation.content_type
     if content_type and not content_type.startswith("application/json"):
         return invocation.body

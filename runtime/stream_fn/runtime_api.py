@@ -11,6 +11,11 @@ Endpoints (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html):
 ``GET /runtime/invocation/next``, ``POST /runtime/invocation/{id}/response`` (buffered, or streamed
 with ``Lambda-Runtime-Function-Response-Mode: streaming``), ``POST /runtime/invocation/{id}/error``
 and ``POST /runtime/init/error``. A 5xx answer means "non-recoverable state, exit promptly".
+
+A streamed response is a :class:`StreamedRequest`: it owns the request from its head to the
+Runtime API's reply, frames each body part as one chunk (:mod:`stream_fn.framing`) and sends it at
+once, and when a send fails it reads the early reply that explains why. The bytes of every request
+come from :mod:`stream_fn.framing`; this module only sends them and reads replies.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ import _socket  # the C module: socket.py would add enum and selectors to every 
 import select
 import time
 
-from stream_fn import chunked
+from stream_fn import framing
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
+    from collections.abc import Sequence
+    from typing import Any, NoReturn
+
+    from _typeshed import ReadableBuffer
+
 
 API_PREFIX = "/2018-06-01/runtime"
 _API_PREFIX_BYTES = API_PREFIX.encode()
@@ -61,8 +69,16 @@ class RuntimeApiUnavailableError(Exception):
     """The Runtime API cannot be reached, or it closed the connection in the middle of a reply."""
 
 
-class Invocation:
-    """One event from ``GET /runtime/invocation/next``, with the platform's headers."""
+class ConnectionLostError(RuntimeApiUnavailableError):
+    """The connection broke while a streamed request was being sent; its bytes are gone.
+
+    The message ends with the Runtime API's early reply when it sent one before closing (for
+    instance a 413 for a response over the size limit), which says why.
+    """
+
+
+class InvocationEvent:
+    """One event from ``GET /runtime/invocation/next``: its body and the platform's headers."""
 
     __slots__ = (
         "body",
@@ -121,13 +137,22 @@ class Connection:
         """True if the idle connection became readable, which on an idle keep-alive connection means EOF."""
         return bool(self._idle_poller.poll(0))
 
-    def send_all(self, buffers: list[bytes]) -> None:
-        """Send ``buffers`` in as few system calls as the kernel allows, without joining them."""
-        self.reply_started = False
-        size = sum(map(len, buffers))
+    def send(self, buffers: list[Any], size: int) -> None:
+        """Send ``buffers`` (``size`` bytes in all) without joining them: one ``sendmsg``, more only
+        after a short write (a signal or a socket timeout can stop a blocking ``sendmsg`` early)."""
         sent = self.sock.sendmsg(buffers)
         if sent != size:
-            finish_sendmsg(self.sock.sendmsg, buffers, sent, size)
+            self._send_rest(buffers, sent, size)
+
+    def _send_rest(self, buffers: list[Any], sent: int, size: int) -> None:
+        """Send what a short ``sendmsg`` left of ``buffers``, without copying the data."""
+        views = [memoryview(buffer).cast("B") for buffer in buffers]
+        while sent < size:
+            size -= sent
+            while sent >= views[0].nbytes:
+                sent -= views.pop(0).nbytes
+            views[0] = views[0][sent:]
+            sent = self.sock.sendmsg(views)
 
     def read_response(self) -> Response:
         """Read one complete reply (skipping interim 1xx replies)."""
@@ -240,24 +265,6 @@ class Connection:
         return body
 
 
-def finish_sendmsg(sendmsg: Callable[[list[Any]], int], buffers: list[Any], sent: int, size: int) -> None:
-    """Send what is left of ``buffers`` (``size`` bytes in all) after a ``sendmsg`` that sent ``sent``.
-
-    A blocking ``sendmsg`` can stop short when a signal interrupts it or the socket has a timeout.
-    """
-    views = [memoryview(buffer).cast("B") for buffer in buffers]
-    while sent < size:
-        size -= sent
-        while sent >= views[0].nbytes:
-            sent -= views.pop(0).nbytes
-        views[0] = views[0][sent:]
-        sent = sendmsg(views)
-
-
-def _content_type_field(content_type: str) -> bytes:
-    return b"Content-Type: %s\r\n" % chunked.check_field_value("Content-Type", content_type).encode("ascii")
-
-
 def _connect(host: str, port: int) -> _socket.socket:
     """Open a TCP connection with Nagle's algorithm off, trying each address ``host`` resolves to."""
     error: OSError = OSError(f"{host} did not resolve to any address")
@@ -308,11 +315,11 @@ class RuntimeApiClient:
         self.address = address
         self._reconnect_delays = reconnect_delays
         self._host, self._port = parse_address(address)
-        self._common_fields = chunked.encode_fields([("Host", address), ("User-Agent", user_agent)])
+        self._common_fields = framing.encode_fields([("Host", address), ("User-Agent", user_agent)])
         self._next_request = (
-            chunked.request_line("GET", f"{API_PREFIX}/invocation/next") + self._common_fields + chunked.CRLF
+            framing.request_line("GET", f"{API_PREFIX}/invocation/next") + self._common_fields + framing.CRLF
         )
-        self._streaming_fields = chunked.encode_fields(
+        self._streaming_fields = framing.encode_fields(
             [
                 ("Lambda-Runtime-Function-Response-Mode", "streaming"),
                 ("Transfer-Encoding", "chunked"),
@@ -320,6 +327,7 @@ class RuntimeApiClient:
             ]
         )
         self._connection: Connection | None = None
+        self._content_type_line: tuple[str, bytes] = ("", b"")
 
     def close(self) -> None:
         """Close the connection; the next request opens a new one."""
@@ -327,12 +335,12 @@ class RuntimeApiClient:
             self._connection.close()
             self._connection = None
 
-    def next_invocation(self) -> Invocation:
+    def next_invocation(self) -> InvocationEvent:
         """Wait for the next event; on a dropped connection, reconnect after each of the reconnect delays."""
         for delay in (*self._reconnect_delays, None):
             connection = self._ready_connection(check_idle=False)
             try:
-                connection.send_all([self._next_request])
+                connection.send([self._next_request], len(self._next_request))
                 response = connection.read_response()
             except (OSError, RuntimeApiUnavailableError) as error:
                 self.close()
@@ -345,7 +353,7 @@ class RuntimeApiClient:
             self._after_response(response)
             if response.status != 200:
                 raise RuntimeApiError("GET /runtime/invocation/next", response.status, response.body)
-            return Invocation(response.headers, response.body)
+            return InvocationEvent(response.headers, response.body)
         raise AssertionError("unreachable")
 
     def post_response(self, request_id: str, body: bytes, content_type: str) -> None:
@@ -353,7 +361,7 @@ class RuntimeApiClient:
         head = self._head(
             b"POST ",
             self._invocation_path(request_id, b"/response"),
-            _content_type_field(content_type) + b"Content-Length: %d\r\n" % len(body),
+            self._content_type_field(content_type) + b"Content-Length: %d\r\n" % len(body),
         )
         self._post(head, body, "POST /runtime/invocation/{id}/response", expected=202)
 
@@ -368,13 +376,13 @@ class RuntimeApiClient:
             headers.append((XRAY_ERROR_CAUSE_HEADER, xray_cause))
         headers.append(("Content-Length", str(len(error_document))))
         head = self._head(
-            b"POST ", self._invocation_path(request_id, b"/error"), chunked.encode_fields(headers)
+            b"POST ", self._invocation_path(request_id, b"/error"), framing.encode_fields(headers)
         )
         self._post(head, error_document, "POST /runtime/invocation/{id}/error", expected=202)
 
     def post_init_error(self, error_document: bytes, error_type: str) -> None:
         """Report that the function could not be initialised."""
-        fields = chunked.encode_fields(
+        fields = framing.encode_fields(
             [
                 ("Content-Type", "application/json"),
                 (ERROR_TYPE_HEADER, error_type),
@@ -384,66 +392,26 @@ class RuntimeApiClient:
         head = self._head(b"POST ", f"{API_PREFIX}/init/error".encode(), fields)
         self._post(head, error_document, "POST /runtime/init/error", expected=202)
 
-    def start_streamed_response(self, request_id: str, content_type: str) -> tuple[_socket.socket, bytes]:
-        """Prepare a streamed ``POST /response``: return the socket to send on and the request head.
+    def streamed_response(self, request_id: str, content_type: str) -> StreamedRequest:
+        """A streamed ``POST /response`` for ``request_id`` with ``content_type``; nothing is sent yet.
 
-        The caller sends the head together with the first chunk (one ``sendmsg``), then chunks, then
-        the last chunk, and calls :meth:`finish_streamed_response` to read the reply.
+        Its head goes out with its first body bytes, in one ``sendmsg``.
         """
         head = self._head(
             b"POST ",
             self._invocation_path(request_id, b"/response"),
-            _content_type_field(content_type) + self._streaming_fields,
+            self._content_type_field(content_type) + self._streaming_fields,
         )
-        connection = self._ready_connection()
-        connection.used = True
-        return connection.sock, head
-
-    def finish_streamed_response(self) -> None:
-        """Read the reply to a streamed response whose last chunk has been sent."""
-        connection = self._connection
-        if connection is None:
-            raise RuntimeApiUnavailableError("the connection was closed while the response was streamed")
-        try:
-            response = connection.read_response()
-        except OSError as error:
-            self.close()
-            raise RuntimeApiUnavailableError(f"no reply to the streamed response: {error}") from error
-        except RuntimeApiUnavailableError:
-            self.close()
-            raise
-        self._after_response(response)
-        if response.status != 202:
-            raise RuntimeApiError(
-                "POST /runtime/invocation/{id}/response (streamed)", response.status, response.body
-            )
-
-    def early_reply(self) -> str:
-        """Describe a reply the Runtime API sent before a streamed request was complete, if any.
-
-        Used after a send failed: the server may have rejected the request and closed the
-        connection, and its answer explains why. Never waits more than a moment.
-        """
-        connection = self._connection
-        self._connection = None
-        if connection is None:
-            return ""
-        try:
-            connection.sock.settimeout(0.2)
-            response = connection.read_response()
-        except (OSError, RuntimeApiUnavailableError):
-            return ""
-        finally:
-            connection.close()
-        return f" (the Runtime API answered HTTP {response.status}: {response.body[:300].decode('utf-8', 'replace')})"
+        return StreamedRequest(self, head)
 
     def _post(self, head: bytes, body: bytes, endpoint: str, expected: int) -> None:
         for attempt in (1, 2):
             connection = self._ready_connection()
             reused = connection.used
             connection.used = True
+            connection.reply_started = False
             try:
-                connection.send_all([head, body])
+                connection.send([head, body], len(head) + len(body))
                 response = connection.read_response()
             except (OSError, RuntimeApiUnavailableError) as error:
                 self.close()
@@ -455,8 +423,16 @@ class RuntimeApiClient:
                 raise RuntimeApiError(endpoint, response.status, response.body)
             return
 
+    def _content_type_field(self, content_type: str) -> bytes:
+        """The checked ``Content-Type`` line; the last one is kept, as a function rarely changes it."""
+        last, line = self._content_type_line
+        if content_type != last or not line:
+            line = framing.encode_fields([("Content-Type", content_type)])
+            self._content_type_line = (content_type, line)
+        return line
+
     def _head(self, method: bytes, target: bytes, fields: bytes) -> bytes:
-        return b"".join((method, target, b" HTTP/1.1\r\n", self._common_fields, fields, chunked.CRLF))
+        return b"".join((method, target, b" HTTP/1.1\r\n", self._common_fields, fields, framing.CRLF))
 
     @staticmethod
     def _invocation_path(request_id: str, endpoint: bytes) -> bytes:
@@ -486,3 +462,105 @@ class RuntimeApiClient:
             self._connection.used = True
         if not response.keep_alive:
             self.close()
+
+    def _discard(self, connection: Connection) -> None:
+        """Forget ``connection`` (broken, or answered out of turn) so the next request opens a new one."""
+        if self._connection is connection:
+            self._connection = None
+        connection.close()
+
+
+class StreamedRequest:
+    """One streamed ``POST /runtime/invocation/{id}/response``, from its head to the Runtime API's reply.
+
+    Each body part goes out at once as one chunk: :func:`stream_fn.framing.chunk`'s buffers in one
+    ``sendmsg``, the data not copied (``TCP_NODELAY`` is on). The request head goes out with the first
+    send, on the client's connection (replaced first if the server closed it while it was idle). A
+    streamed request cannot be sent again: once its first bytes are gone a failure is final, and the
+    Runtime API's early reply, if it sent one, says why.
+    """
+
+    __slots__ = ("_client", "_connection", "_head")
+
+    def __init__(self, client: RuntimeApiClient, head: bytes) -> None:
+        self._client = client
+        self._head: bytes | None = head
+        self._connection: Connection | None = None
+
+    def send(self, parts: Sequence[ReadableBuffer]) -> None:
+        """Send each of ``parts`` (flat, non-empty byte buffers) as one chunk, all in one ``sendmsg``."""
+        self._transmit(*framing.chunks(parts))
+
+    def send_chunk(self, data: ReadableBuffer, size: int) -> None:
+        """Send ``data`` (``size`` bytes, at least one) as one chunk; the hot path of every write."""
+        buffers = framing.chunk(data, size)
+        connection = self._connection
+        if connection is None:
+            self._transmit(buffers, len(buffers[0]) + size + 2)
+            return
+        try:
+            connection.send(buffers, len(buffers[0]) + size + 2)
+        except OSError as error:
+            self._lost(connection, error)
+
+    def finish(self, parts: Sequence[ReadableBuffer] = (), trailers: Sequence[tuple[str, str]] = ()) -> None:
+        """Send ``parts`` and the last chunk (with ``trailers``), then read the reply: 202 or an error."""
+        closing = framing.last_chunk(trailers) if trailers else framing.LAST_CHUNK
+        if parts:
+            buffers, size = framing.chunks(parts)
+            buffers.append(closing)
+            self._transmit(buffers, size + len(closing))
+        else:
+            self._transmit([closing], len(closing))
+        connection = self._connection
+        assert connection is not None  # _transmit connected or raised
+        try:
+            response = connection.read_response()
+        except OSError as error:
+            self._client._discard(connection)
+            raise RuntimeApiUnavailableError(f"no reply to the streamed response: {error}") from error
+        except RuntimeApiUnavailableError:
+            self._client._discard(connection)
+            raise
+        self._client._after_response(response)
+        if response.status != 202:
+            raise RuntimeApiError(
+                "POST /runtime/invocation/{id}/response (streamed)", response.status, response.body
+            )
+
+    def _transmit(self, buffers: list[Any], size: int) -> None:
+        """Send ``buffers``, with the request head in front if this is the first send."""
+        connection = self._connection
+        head = self._head
+        if head is not None:
+            connection = self._client._ready_connection()
+            connection.used = True
+            self._connection = connection
+            self._head = None
+            buffers = [head, *buffers]
+            size += len(head)
+        assert connection is not None
+        try:
+            connection.send(buffers, size)
+        except OSError as error:
+            self._lost(connection, error)
+
+    def _lost(self, connection: Connection, error: OSError) -> NoReturn:
+        """The connection broke mid-request: read any early reply, drop the connection, and raise."""
+        detail = _early_reply(connection)
+        self._client._discard(connection)
+        raise ConnectionLostError(f"{error}{detail}") from error
+
+
+def _early_reply(connection: Connection) -> str:
+    """Describe a reply the Runtime API sent before a request was complete, if any; never waits long.
+
+    After a send failed, the server may have rejected the request and closed the connection, and
+    its answer explains why.
+    """
+    try:
+        connection.sock.settimeout(0.2)
+        response = connection.read_response()
+    except (OSError, RuntimeApiUnavailableError):
+        return ""
+    return f" (the Runtime API answered HTTP {response.status}: {response.body[:300].decode('utf-8', 'replace')})"

@@ -1,7 +1,7 @@
 """The response stream a streaming handler writes to, and the HTTP prelude for function URLs.
 
-A :class:`ResponseStream` is one streamed ``POST /runtime/invocation/{id}/response``. It is a small
-state machine::
+A :class:`ResponseStream` is one streamed ``POST /runtime/invocation/{id}/response``, seen from the
+handler. It is a small state machine, and only that::
 
     open ──first write, flush() or end()──> started ──end()/close()──> ended
       │                                        │
@@ -14,17 +14,17 @@ client. (Node.js instead sends ``/response`` with an empty body and error traile
 were sent, an error travels as the trailers ``Lambda-Runtime-Function-Error-Type`` and
 ``Lambda-Runtime-Function-Error-Body``.
 
-Each non-empty ``write`` is exactly one chunk and one ``sendmsg`` call of ``[chunk header, data,
-CRLF]``: no buffering, no copy of the data, ``TCP_NODELAY`` on the socket.
+The request itself belongs to :mod:`stream_fn.runtime_api` (a ``StreamedRequest``: chunk framing,
+sending, the reply) and the bytes and checks to :mod:`stream_fn.framing`. Each non-empty ``write``
+is handed on as one part: one chunk and one ``sendmsg`` of ``[chunk header, data, CRLF]``, with no
+buffering and no copy of the data.
 """
 
 from __future__ import annotations
 
 import _thread  # the lock alone; threading would add its own imports to every cold start
 import io
-import json
 
-from stream_fn import chunked
 from stream_fn.errors import (
     ContentTypeTooLateError,
     InvalidMetadataError,
@@ -32,7 +32,15 @@ from stream_fn.errors import (
     StreamConnectionError,
     StreamEndedError,
 )
-from stream_fn.runtime_api import RuntimeApiError, RuntimeApiUnavailableError, finish_sendmsg
+from stream_fn.framing import (
+    DEFAULT_CONTENT_TYPE,
+    HTTP_INTEGRATION_CONTENT_TYPE,
+    PRELUDE_DELIMITER,
+    check_content_type,
+    encode_prelude,
+    prelude_from_mapping,
+)
+from stream_fn.runtime_api import ConnectionLostError, RuntimeApiError, RuntimeApiUnavailableError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: it would cost every cold start
@@ -41,15 +49,7 @@ if TYPE_CHECKING:  # typing is not imported at run time: it would cost every col
 
     from _typeshed import ReadableBuffer
 
-    from stream_fn.runtime_api import RuntimeApiClient
-
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
-HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
-PRELUDE_DELIMITER = b"\0" * 8
-
-_CRLF = b"\r\n"
-_DELIMITER_CHUNK = (b"8\r\n", PRELUDE_DELIMITER, _CRLF)
-_PRELUDE_KEYS = ("statusCode", "headers", "cookies", "multiValueHeaders")
+    from stream_fn.streaming_protocol import StreamedRequestFactory, StreamedRequestProtocol
 
 _OPEN = 0
 _STARTED = 1
@@ -73,7 +73,7 @@ class ResponseStream(io.RawIOBase):
     """
 
     def __init__(
-        self, client: RuntimeApiClient, request_id: str, content_type: str = DEFAULT_CONTENT_TYPE
+        self, client: StreamedRequestFactory, request_id: str, content_type: str = DEFAULT_CONTENT_TYPE
     ) -> None:
         super().__init__()
         self._client = client
@@ -83,7 +83,8 @@ class ResponseStream(io.RawIOBase):
         self._state = _OPEN
         self._finished_message = ""
         self._lock = _thread.allocate_lock()
-        self._sendmsg: Any = None
+        self._request: StreamedRequestProtocol | None = None
+        self._send_chunk: Any = None  # the started request's send_chunk: the hot path of every write
 
     # -- what handlers use --------------------------------------------------------------------
 
@@ -132,19 +133,21 @@ class ResponseStream(io.RawIOBase):
             if self._state >= _ENDED:
                 self._raise_not_open("write")
             return 0
-        header = b"%x\r\n" % size
         with self._lock:
             if self._state == _STARTED:
-                self._send([header, payload, _CRLF], len(header) + size + 2)
+                try:
+                    self._send_chunk(payload, size)
+                except ConnectionLostError as error:
+                    self._broken(error)
             else:
-                self._start([header, payload, _CRLF], len(header) + size + 2)
+                self._start([payload])
         return result
 
     def flush(self) -> None:
         """Start the response if it has not started (sends the head and any HTTP prelude); writes are never buffered."""
         with self._lock:
             if self._state == _OPEN:
-                self._start([], 0)
+                self._start([])
             elif self._state >= _ENDED:
                 self._raise_not_open("flush")
 
@@ -205,51 +208,50 @@ class ResponseStream(io.RawIOBase):
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _start(self, buffers: list[Any], size: int) -> None:
-        """Send the request head, the HTTP prelude if any, and ``buffers`` (``size`` bytes); lock held."""
+    def _opening_parts(self) -> list[Any]:
+        """The body parts that open the response: the HTTP prelude and its delimiter, if any."""
+        return [] if self._prelude is None else [self._prelude, PRELUDE_DELIMITER]
+
+    def _start(self, parts: list[Any]) -> None:
+        """Open the request and send the prelude (if any) and ``parts`` with its head; lock held."""
         if self._state != _OPEN:
             self._raise_not_open("write")
-        sock, head = self._client.start_streamed_response(self._request_id, self._content_type)
-        self._sendmsg = sock.sendmsg
+        request = self._client.streamed_response(self._request_id, self._content_type)
         if self._prelude is not None:
-            prelude = [b"%x\r\n" % len(self._prelude), self._prelude, _CRLF, *_DELIMITER_CHUNK]
-            buffers = [head, *prelude, *buffers]
-            size += len(head) + sum(map(len, prelude))
-        else:
-            buffers = [head, *buffers]
-            size += len(head)
+            parts = [self._prelude, PRELUDE_DELIMITER, *parts]
+        try:
+            request.send(parts)
+        except ConnectionLostError as error:
+            self._broken(error)
+        # Any other failure (no connection could be opened) sent nothing: the stream stays open.
+        self._request = request
+        self._send_chunk = request.send_chunk
         self._state = _STARTED
-        self._send(buffers, size)
 
     def _end(self, trailers: list[tuple[str, str]]) -> None:
         """Send the last chunk (with ``trailers``) and read the Runtime API's reply; lock held."""
-        closing = chunked.last_chunk(trailers) if trailers else chunked.LAST_CHUNK
         if self._state == _OPEN:
-            self._start([closing], len(closing))
+            request = self._client.streamed_response(self._request_id, self._content_type)
+            parts = self._opening_parts()
         else:
-            self._send([closing], len(closing))
+            request = self._request  # type: ignore[assignment]
+            parts = []
+        self._request = request
         self._state = _ENDED
         try:
-            self._client.finish_streamed_response()
+            request.finish(parts, trailers)
+        except ConnectionLostError as error:
+            self._broken(error)
         except (RuntimeApiError, RuntimeApiUnavailableError) as error:
             self._state = _FAILED
             raise StreamConnectionError(
                 f"the Runtime API did not accept the streamed response: {error}"
             ) from error
 
-    def _send(self, buffers: list[Any], size: int) -> None:
-        try:
-            sent = self._sendmsg(buffers)
-            if sent != size:
-                finish_sendmsg(self._sendmsg, buffers, sent, size)
-        except OSError as error:
-            self._broken(error)
-
-    def _broken(self, error: OSError) -> NoReturn:
+    def _broken(self, error: ConnectionLostError) -> NoReturn:
         self._state = _FAILED
-        detail = self._client.early_reply()
         raise StreamConnectionError(
-            f"lost the connection to the Lambda Runtime API while streaming the response: {error}{detail}"
+            f"lost the connection to the Lambda Runtime API while streaming the response: {error}"
         ) from error
 
     def _raise_not_open(self, action: str) -> NoReturn:
@@ -305,109 +307,6 @@ class HttpResponseStream:
             body = encode_prelude(status_code, headers, cookies)
         response_stream._set_http_prelude(body)
         return response_stream
-
-
-def encode_prelude(
-    status_code: int | None = None,
-    headers: Mapping[str, str] | None = None,
-    cookies: Iterable[str] | None = None,
-    multi_value_headers: Mapping[str, Iterable[str]] | None = None,
-) -> bytes:
-    """Validate the HTTP metadata and return the JSON prelude (without the delimiter)."""
-    document: dict[str, Any] = {"statusCode": _check_status(200 if status_code is None else status_code)}
-    if headers is not None:
-        document["headers"] = _check_headers(headers)
-    if cookies is not None:
-        document["cookies"] = _check_cookies(cookies)
-    if multi_value_headers is not None:
-        document["multiValueHeaders"] = _check_multi_value_headers(multi_value_headers)
-    return json.dumps(document, separators=(",", ":")).encode()
-
-
-def prelude_from_mapping(prelude: Mapping[str, Any]) -> bytes:
-    """Validate Node's prelude dict (``statusCode``, ``headers``, ``cookies``, ``multiValueHeaders``)."""
-    if not hasattr(prelude, "keys"):
-        raise InvalidMetadataError(f"the HTTP prelude must be a dict, got {type(prelude).__name__!r}")
-    unknown = [key for key in prelude if key not in _PRELUDE_KEYS]
-    if unknown:
-        raise InvalidMetadataError(
-            f"unknown HTTP prelude key(s) {', '.join(map(repr, unknown))}: use {', '.join(_PRELUDE_KEYS)} "
-            "(or the keyword arguments status_code, headers, cookies)"
-        )
-    return encode_prelude(
-        prelude.get("statusCode"),
-        prelude.get("headers"),
-        prelude.get("cookies"),
-        prelude.get("multiValueHeaders"),
-    )
-
-
-def check_content_type(content_type: str) -> str:
-    """Return ``content_type`` if it can be sent as the Content-Type header, else raise InvalidMetadataError."""
-    try:
-        if content_type == "":
-            raise ValueError("it is empty; give a media type such as text/plain")
-        return chunked.check_field_value("Content-Type", content_type)
-    except (TypeError, ValueError) as error:
-        raise InvalidMetadataError(f"invalid content type: {error}") from None
-
-
-def _check_status(status_code: Any) -> int:
-    if type(status_code) is not int or not 100 <= status_code <= 599:
-        raise InvalidMetadataError(f"status_code must be an int from 100 to 599, got {status_code!r}")
-    return status_code
-
-
-def _check_headers(headers: Any) -> dict[str, str]:
-    if not hasattr(headers, "items"):
-        raise InvalidMetadataError(f"headers must be a dict of str to str, got {type(headers).__name__!r}")
-    checked: dict[str, str] = {}
-    for name, value in headers.items():
-        try:
-            chunked.check_field_name(name)
-        except ValueError as error:
-            raise InvalidMetadataError(str(error)) from None
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            raise InvalidMetadataError(
-                f"the value of header {name!r} must be a str, got {type(value).__name__!r}; "
-                "join repeated values with ', ' or pass cookies separately"
-            )
-        _check_no_line_break(f"the value of header {name!r}", value)
-        checked[name] = value
-    return checked
-
-
-def _check_cookies(cookies: Any) -> list[str]:
-    if isinstance(cookies, (str, bytes)) or not hasattr(cookies, "__iter__"):
-        raise InvalidMetadataError(
-            f"cookies must be a list of Set-Cookie strings, got {type(cookies).__name__!r}"
-        )
-    checked = list(cookies)
-    for cookie in checked:
-        if not isinstance(cookie, str):
-            raise InvalidMetadataError(f"each cookie must be a Set-Cookie str, got {cookie!r}")
-        _check_no_line_break("a cookie", cookie)
-    return checked
-
-
-def _check_multi_value_headers(headers: Any) -> dict[str, list[str]]:
-    if not hasattr(headers, "items"):
-        raise InvalidMetadataError(
-            f"multiValueHeaders must be a dict of str to lists of str, got {type(headers).__name__!r}"
-        )
-    checked: dict[str, list[str]] = {}
-    for name, values in headers.items():
-        if not isinstance(name, str) or isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-            raise InvalidMetadataError(f"multiValueHeaders[{name!r}] must be a list of str, got {values!r}")
-        checked[name] = [_check_headers({name: value})[name] for value in values]
-    return checked
-
-
-def _check_no_line_break(what: str, value: str) -> None:
-    if "\r" in value or "\n" in value or "\0" in value:
-        raise InvalidMetadataError(f"{what} must not contain CR, LF or NUL: {value!r}")
 
 
 def _as_byte_view(data: Any) -> tuple[Any, int]:

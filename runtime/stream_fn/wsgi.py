@@ -172,16 +172,14 @@ def _environ(request: HttpRequest, event: Any, context: Any) -> dict[str, Any]:
 
 
 def _status_code(status: Any) -> int:
-    """The code of a PEP 3333 status line (``"200 OK"``)."""
+    """The code of a PEP 3333 status line (``"200 OK"``); its range is checked with the headers."""
     if (
         isinstance(status, str)
         and len(status) >= 3
         and status[:3].isdigit()
         and (len(status) == 3 or status[3] == " ")
     ):
-        code = int(status[:3])
-        if 100 <= code <= 599:
-            return code
+        return int(status[:3])
     raise InvalidMetadataError(
-        f"the WSGI app's status must be a str like '200 OK' (a code from 100 to 599, a space, a reason), got {status!r}"
+        f"the WSGI app's status must be a str like '200 OK' (a code from 200 to 599, a space, a reason), got {status!r}"
     )

@@ -23,6 +23,8 @@ from typing import Self
 import h11
 
 API = "/2018-06-01/runtime"
+RAPID_TRAILER_BUFFER = 4096
+"""Go's net/http reads a trailer section only within its read buffer (transfer.go, readTrailer)."""
 
 
 @dataclass
@@ -314,7 +316,13 @@ class FakeRuntimeApi:
                 sock.close()
                 return False
             return True
-        status, body = self.response_status(request)
+        if request.trailers and trailer_section_size(request.trailers) > RAPID_TRAILER_BUFFER:
+            status, body = (
+                400,
+                b'{"errorMessage":"HTTP request detected as truncated","errorType":"TruncatedHTTPRequest"}',
+            )
+        else:
+            status, body = self.response_status(request)
         self._send(conn, sock, status, [("Content-Type", "application/json")], body)
         return True
 
@@ -334,6 +342,11 @@ class FakeRuntimeApi:
             return
         response = h11.Response(status_code=status, headers=[*headers, ("Content-Length", str(len(body)))])
         sock.sendall(conn.send(response) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
+
+
+def trailer_section_size(trailers: list[tuple[str, str]]) -> int:
+    """The bytes of a trailer section as it was framed: ``name: value`` lines and the final empty line."""
+    return sum(len(name) + len(value) + 4 for name, value in trailers) + 2
 
 
 def _peer_has_closed(sock: socket.socket) -> bool:

@@ -97,6 +97,53 @@ def test_an_exception_after_bytes_were_sent_becomes_error_trailers(
     assert body["errorMessage"] == "line one\r\nline two"
 
 
+def test_a_long_error_after_the_first_byte_is_shortened_to_fit_rapids_trailer_buffer(
+    fake_api: FakeRuntimeApi, start_runtime: StartRuntime, tmp_path: pathlib.Path
+) -> None:
+    """RAPID reads at most 4 KiB of trailers; a longer section would lose the error (Runtime.TruncatedResponse).
+
+    (The whole report still goes to the log, which the test reads only at the end: kept under a pipe's 64 KiB.)
+    """
+    write_module(
+        tmp_path,
+        "deep",
+        """\
+        from stream_fn import streamify_response
+
+        def recurse(depth):
+            if depth == 0:
+                raise ValueError("huge " + "detail " * 4_000)
+            return recurse(depth - 1)
+
+        @streamify_response
+        def handler(event, response_stream, context):
+            response_stream.write("partial")
+            recurse(100)
+        """,
+    )
+    start_runtime("deep.handler", LAMBDA_TASK_ROOT=str(tmp_path))
+    result = fake_api.invoke({})
+
+    assert result.target.endswith("/response") and result.body == b"partial"
+    # On the wire: the trailer section after the last chunk, up to and including its empty line.
+    raw = fake_api.raw_bytes()
+    start = raw.index(b"\r\n0\r\nLambda-Runtime-Function-Error-Type: ") + len(b"\r\n0\r\n")
+    section = raw[start : raw.index(b"\r\n\r\n", start) + 4]
+    assert len(section) <= 4000
+    assert result.trailer("lambda-runtime-function-error-type") == "Function.ValueError"
+    body = decoded_error_body(result.trailer("lambda-runtime-function-error-body"))
+    assert body["errorType"] == "ValueError" and body["truncated"] is True
+    message = body["errorMessage"]
+    assert isinstance(message, str) and message.startswith("huge detail detail ")
+    assert message.endswith(
+        f" [... message cut from {5 + 7 * 4_000} characters to fit the 4 KB limit on a streamed error report]"
+    )
+    stack = body["stackTrace"]
+    assert isinstance(stack, list) and len(stack) == 2
+    assert stack[0].startswith("  [") and "outer frames omitted" in stack[0]
+    assert 'raise ValueError("huge " + "detail " * 4_000)' in stack[-1]  # the innermost frame locates it
+
+
 def test_a_generator_that_fails_midway_ends_with_trailers(
     fake_api: FakeRuntimeApi, start_runtime: StartRuntime
 ) -> None:
@@ -116,6 +163,53 @@ def test_an_http_stream_that_fails_before_writing_is_an_error_not_a_half_respons
     result = fake_api.invoke({"steps": [["http", {"statusCode": 200}], ["raise", "KeyError", "missing"]]})
     assert result.target.endswith("/error")
     assert result.json()["errorType"] == "KeyError"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("prelude", "message"),
+    [
+        (
+            {"statusCode": 103, "headers": {"link": "</a.css>; rel=preload"}},
+            (
+                "status_code must be an int from 200 to 599, got 103: 1xx statuses are interim responses, which a "
+                "function URL cannot send"
+            ),
+        ),
+        ({"statusCode": 101}, "got 101: 1xx statuses are interim"),
+        (
+            {"statusCode": 200, "headers": {"x-note": "caf\u00e9 \u2713"}},
+            (
+                "the value of header 'x-note' has '\u2713' (U+2713) at position 5 of 'caf\u00e9 \u2713', a character "
+                "outside Latin-1: HTTP field values are Latin-1 (tab, space, visible ASCII and 0x80-0xFF). "
+                "Percent-encode the value"
+            ),
+        ),
+        ({"statusCode": 200, "cookies": ["note=\u2713"]}, "a cookie has '\u2713'"),
+        ({"headers": {"x-a": "a\u0000b"}}, "must not contain CR, LF or NUL"),
+    ],
+)
+def test_a_handler_that_sets_what_a_function_url_cannot_send_gets_an_error_that_says_why(
+    fake_api: FakeRuntimeApi, start_runtime: StartRuntime, prelude: dict[str, object], message: str
+) -> None:
+    start_runtime("steps.streamed")
+    result = fake_api.invoke({"steps": [["http", prelude], ["write", "never sent"]]})
+
+    assert result.target.endswith("/error")  # raised before any byte: a proper error, nothing half-sent
+    error = result.json()
+    assert isinstance(error, dict)
+    assert error["errorType"] == "InvalidMetadataError"
+    assert message in str(error["errorMessage"])
+
+
+def test_latin_1_header_values_such_as_e_acute_are_sent(
+    fake_api: FakeRuntimeApi, start_runtime: StartRuntime
+) -> None:
+    start_runtime("steps.streamed")
+    result = fake_api.invoke(
+        {"steps": [["http", {"statusCode": 200, "headers": {"x-note": "caf\u00e9"}}], ["write", "ok"]]}
+    )
+    assert result.target.endswith("/response")
+    assert result.chunks == [b'{"statusCode":200,"headers":{"x-note":"caf\\u00e9"}}', b"\0" * 8, b"ok"]
 
 
 def test_misuse_after_the_response_ended_is_logged_with_a_message_that_says_what_to_do(
@@ -228,6 +322,15 @@ def write_module(directory: pathlib.Path, name: str, source: str) -> None:
         ("explodes.handler", "raise LookupError('no config')\n", "LookupError", "no config"),
         ("nodot", None, "Runtime.MalformedHandlerName", "Bad handler 'nodot'"),
         ("sys.handler", None, "Runtime.BuiltInModuleConflict", "Cannot use built-in module sys"),
+        (
+            "early_hints.handler",
+            (
+                "from stream_fn import streamify_response\n@streamify_response(status_code=103)\n"
+                "def handler(event, response_stream, context):\n    pass\n"
+            ),
+            "InvalidMetadataError",
+            "status_code must be an int from 200 to 599, got 103: 1xx statuses are interim",
+        ),
         (
             "wrong_shape.handler",
             "from stream_fn import streamify_response\n@streamify_response\ndef handler(event, context):\n    return 1\n",

@@ -1,12 +1,18 @@
-"""The Runtime API client on its own: reply framing, addresses, request ids, and a broken or absent server."""
+"""The Runtime API client on its own: reply framing, addresses, request ids, streamed requests, and a broken
+or absent server."""
 
 from __future__ import annotations
 
+import _socket
 import socket
 import threading
+import time
+from typing import Any
 
 import pytest
+from stream_fn import ResponseStream, StreamConnectionError
 from stream_fn.runtime_api import (
+    ConnectionLostError,
     RuntimeApiClient,
     RuntimeApiError,
     RuntimeApiUnavailableError,
@@ -148,3 +154,100 @@ def test_a_malformed_reply_is_an_error_that_says_what_was_wrong(reply: bytes, me
             client.next_invocation()
         client.close()
     thread.join(timeout=5)
+
+
+def test_a_streamed_request_frames_each_part_as_one_chunk_and_ends_with_its_trailers(
+    fake_api: FakeRuntimeApi, client: RuntimeApiClient
+) -> None:
+    request = client.streamed_response("req-s", "text/plain")
+    assert fake_api.raw_bytes() == b""  # nothing goes out before the first part
+    request.send([b"ab", bytearray(b"c")])
+    request.send_chunk(memoryview(b"xyz"), 3)
+    request.finish([b"end"], [("Lambda-Runtime-Function-Error-Type", "Function.X")])
+
+    recorded = fake_api.wait_for_result("req-s")
+    assert recorded.chunks == [b"ab", b"c", b"xyz", b"end"]
+    assert recorded.trailers == [("lambda-runtime-function-error-type", "Function.X")]
+    assert fake_api.raw_bytes() == (
+        b"POST /2018-06-01/runtime/invocation/req-s/response HTTP/1.1\r\n"
+        + f"Host: {fake_api.address}\r\n".encode()
+        + b"User-Agent: test-agent\r\nContent-Type: text/plain\r\n"
+        + b"Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
+        + b"Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n"
+        + b"2\r\nab\r\n1\r\nc\r\n3\r\nxyz\r\n3\r\nend\r\n"
+        + b"0\r\nLambda-Runtime-Function-Error-Type: Function.X\r\n\r\n"
+    )
+
+
+class CountingSocket(_socket.socket):
+    """The client's real socket, counting its ``sendmsg`` calls and what each one carried."""
+
+    sent: list[list[bytes]]
+
+    def sendmsg(self, buffers: Any, *args: Any) -> int:  # type: ignore[override]
+        buffers = list(buffers)
+        self.sent.append([bytes(buffer) for buffer in buffers])
+        return super().sendmsg(buffers, *args)
+
+
+def test_each_write_is_one_sendmsg_and_the_head_goes_with_the_first(
+    fake_api: FakeRuntimeApi, client: RuntimeApiClient
+) -> None:
+    fake_api.push({}, request_id="req-count")
+    client.next_invocation()  # opens the connection the streamed request will reuse
+    connection = client._connection
+    assert connection is not None
+    counting = CountingSocket(fileno=connection.sock.detach())
+    counting.sent = []
+    connection.sock = counting
+
+    stream = ResponseStream(client, "req-count")
+    payload = b"p" * 100_000
+    stream.write(b"first")
+    stream.write(payload)
+    stream.write("third")
+    stream.end()
+
+    assert fake_api.wait_for_result("req-count").chunks == [b"first", payload, b"third"]
+    first, second, third, last = counting.sent
+    assert first[0].startswith(b"POST ") and first[1:] == [b"5\r\n", b"first", b"\r\n"]
+    assert second == [b"186a0\r\n", payload, b"\r\n"]
+    assert third == [b"5\r\n", b"third", b"\r\n"]
+    assert last == [b"0\r\n\r\n"]
+
+
+def test_a_send_that_fails_reports_the_reply_the_runtime_api_sent_before_closing() -> None:
+    """RAPID may answer a streamed request before it is complete (e.g. 413) and close the connection."""
+    reply = b'{"errorType":"Function.ResponseSizeTooLarge"}'
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def answer_early() -> None:
+            connection, _ = server.accept()
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: application/json\r\n"
+                + b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(reply), reply)
+            )
+            time.sleep(0.2)  # more of the body arrives unread, so the close resets the connection
+            connection.close()
+
+        thread = threading.Thread(target=answer_early, daemon=True)
+        thread.start()
+        client = RuntimeApiClient(f"127.0.0.1:{server.getsockname()[1]}", "test-agent")
+        stream = ResponseStream(client, "req-early")
+        try:
+            with pytest.raises(StreamConnectionError) as raised:
+                for _ in range(2000):
+                    stream.write(b"x" * 4096)
+                    time.sleep(0.001)
+        finally:
+            client.close()
+        thread.join(timeout=5)
+
+    message = str(raised.value)
+    assert "lost the connection to the Lambda Runtime API" in message
+    assert "the Runtime API answered HTTP 413: " + reply.decode() in message
+    assert isinstance(raised.value.__cause__, ConnectionLostError)
+    assert client._connection is None  # the next request opens a new connection

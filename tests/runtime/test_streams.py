@@ -103,12 +103,12 @@ def test_the_prelude_is_sent_even_when_nothing_is_written(
 def test_keyword_form_defaults_to_status_200_and_the_prelude_is_ascii_json(
     fake_api: FakeRuntimeApi, stream: ResponseStream
 ) -> None:
-    HttpResponseStream.from_(stream, headers={"x-snow": "\u2603", "x-count": 3})
+    HttpResponseStream.from_(stream, headers={"x-cafe": "caf\u00e9", "x-count": 3})
     stream.end()
 
     prelude = result(fake_api).chunks[0]
     assert prelude.isascii() and b"\0" not in prelude  # the NUL delimiter cannot occur inside it
-    assert json.loads(prelude) == {"statusCode": 200, "headers": {"x-snow": "\u2603", "x-count": "3"}}
+    assert json.loads(prelude) == {"statusCode": 200, "headers": {"x-cafe": "caf\u00e9", "x-count": "3"}}
 
 
 def test_nothing_is_sent_before_the_first_write_and_zero_length_writes_are_skipped(
@@ -194,15 +194,34 @@ def test_a_second_from_is_refused(stream: ResponseStream) -> None:
 @pytest.mark.parametrize(
     ("prelude", "message"),
     [
-        ({"statusCode": "200"}, "status_code must be an int from 100 to 599"),
-        ({"statusCode": 700}, "status_code must be an int from 100 to 599"),
+        ({"statusCode": "200"}, "status_code must be an int from 200 to 599"),
+        ({"statusCode": 700}, "status_code must be an int from 200 to 599"),
         ({"statusCode": True}, "status_code must be an int"),
+        (
+            {"statusCode": 100},
+            "got 100: 1xx statuses are interim responses, which a function URL cannot send",
+        ),
+        ({"statusCode": 101}, "got 101: 1xx statuses are interim"),
+        ({"statusCode": 103}, "for 103 Early Hints, send the Link headers with the final response"),
         ({"status_code": 200}, "unknown HTTP prelude key"),
         ({"headers": {"a": ["b", "c"]}}, "must be a str"),
         ({"headers": [("a", "b")]}, "headers must be a dict"),
         ({"headers": {"bad name": "b"}}, "invalid header name 'bad name'"),
         ({"headers": {"x": "a\r\nInjected: 1"}}, "must not contain CR, LF or NUL"),
+        (
+            {"headers": {"x": "escape \x1b[31m"}},
+            r"nor any other control character: found '\\x1b' \(U\+001B\)",
+        ),
+        ({"headers": {"x-note": "caf\u00e9 \u2713"}}, "'x-note' has '\u2713' \\(U\\+2713\\) at position 5"),
+        ({"headers": {"x-note": "\u2713"}}, "outside Latin-1: .*Percent-encode the value .*RFC 8187"),
+        (
+            {"headers": {"caf\u00e9": "x"}},
+            "invalid header name 'caf\u00e9': a header name is an RFC 9110 token",
+        ),
+        ({"multiValueHeaders": {"bad name": []}}, "invalid header name 'bad name'"),
+        ({"multiValueHeaders": {"x": ["ok", "\u2713"]}}, "'x' has '\u2713'"),
         ({"cookies": ["a=b\nc=d"]}, "a cookie must not contain CR, LF or NUL"),
+        ({"cookies": ["note=\u2713"]}, "a cookie has '\u2713' .*outside Latin-1"),
         ({"cookies": "a=b"}, "cookies must be a list"),
         ({"cookies": [1]}, "each cookie must be a Set-Cookie str"),
         ({"multiValueHeaders": {"a": "b"}}, "must be a list of str"),

@@ -223,6 +223,19 @@ def test_a_header_with_a_line_break_is_refused_not_sent(served: ServedEmulator) 
     assert "evil" not in response.headers.get("set-cookie", "")
 
 
+def test_an_interim_status_is_refused_with_what_to_use_and_answered_with_a_500(
+    served: ServedEmulator,
+) -> None:
+    response = get(served, "raw-asgi", "/early-hints")
+
+    assert response.status_code == 500
+    assert response.text == "Internal Server Error"
+    assert logged(
+        served, "raw-asgi", "the ASGI app's response status must be an int from 200 to 599, got 103"
+    )
+    assert logged(served, "raw-asgi", "send the Link headers with the final response")
+
+
 def test_an_app_that_returns_mid_response_leaves_it_truncated(served: ServedEmulator) -> None:
     with pytest.raises(httpx.RemoteProtocolError):
         get(served, "raw-asgi", "/incomplete")

@@ -142,6 +142,31 @@ def test_start_response_with_exc_info_replaces_the_status_before_the_body(served
     assert response.text == "replaced by a 503"
 
 
+def test_an_interim_status_is_refused_with_what_to_use_and_answered_with_a_500(
+    served: ServedEmulator,
+) -> None:
+    response = httpx.get(served.url("raw-wsgi") + "early-hints", timeout=20)
+
+    assert response.status_code == 500
+    assert response.text == "Internal Server Error"
+    assert logged(
+        served, "raw-wsgi", "the WSGI app's response status must be an int from 200 to 599, got 103"
+    )
+
+
+def test_a_header_value_beyond_latin_1_is_refused_naming_the_header_and_what_to_do(
+    served: ServedEmulator,
+) -> None:
+    refused = httpx.get(served.url("raw-wsgi") + "header-beyond-latin-1", timeout=20)
+    assert refused.status_code == 500
+    assert "x-note" not in refused.headers
+    assert logged(served, "raw-wsgi", "the value of header 'X-Note' has '\u2713' (U+2713)")
+    assert logged(served, "raw-wsgi", "Percent-encode the value")
+
+    accepted = httpx.get(served.url("raw-wsgi") + "header-in-latin-1", timeout=20)
+    assert accepted.status_code == 200 and accepted.text == "sent"  # Latin-1 letters such as é stay allowed
+
+
 def test_an_empty_body_keeps_status_and_headers_and_is_closed(served: ServedEmulator) -> None:
     response = httpx.get(served.url("raw-wsgi") + "empty", timeout=20)
 

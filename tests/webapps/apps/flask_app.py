@@ -125,6 +125,15 @@ def raw_app(environ: dict[str, Any], start_response: Any) -> Any:
         return Body(path, [], fail=False)
     if path == "/no-start-response":
         return []
+    if path == "/early-hints":
+        start_response("103 Early Hints", [("Link", "</a.css>; rel=preload")])
+        return [b"after the hints"]
+    if path == "/header-beyond-latin-1":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Note", "caf\u00e9 \u2713")])
+        return [b"never sent"]
+    if path == "/header-in-latin-1":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Note", "caf\u00e9")])
+        return [b"sent"]
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"not found"]
 

@@ -51,6 +51,11 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": b"partial", "more_body": True})
     elif path == "/bad-header":
         await _respond(send, 200, b"x", [(b"x-injected", b"value\r\nset-cookie: evil=1")])
+    elif path == "/early-hints":
+        await send(
+            {"type": "http.response.start", "status": 103, "headers": [(b"link", b"</a.css>; rel=preload")]}
+        )
+        await _respond(send, 200, b"after the hints", [])
     elif path == "/headers-first":
         await send(
             {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
