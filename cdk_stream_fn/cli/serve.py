@@ -155,7 +155,10 @@ async def _serve(functions: list[FunctionConfig], args: argparse.Namespace) -> i
 
 def print_endpoints(emulator: Emulator, out: TextIO) -> None:
     """The table of URLs and the commands to watch a stream (`curl -N` for each function URL, then
-    `cdk-stream-fn invoke` through the Lambda API), as `serve` prints it."""
+    `cdk-stream-fn invoke` through the Lambda API), as `serve` prints it; for SnapStart functions, what
+    differs from Lambda."""
+    from cdk_stream_fn.emulator.sandboxes.snap_start import LOCAL_DIFFERENCES as SNAP_START_LOCAL_DIFFERENCES
+
     write = out.write
     endpoints = emulator.endpoints
     rows = [("FUNCTION", "URL", "HANDLER", "TIMEOUT")]
@@ -180,6 +183,11 @@ def print_endpoints(emulator: Emulator, out: TextIO) -> None:
     write("\nWho may call them:\n")
     for line in access_lines(emulator):
         write(f"  {line}\n")
+    snap_start = [endpoint.function.name for endpoint in endpoints if endpoint.function.snap_start]
+    if snap_start:
+        write(f"\n{snap_start_heading(snap_start)}\n")
+        for line in SNAP_START_LOCAL_DIFFERENCES:
+            write(f"  - {line}\n")
     write("\nWatch a stream:\n")
     urls = [(e.url, e.function.name) for e in endpoints if e.url]
     url_width = max((len(url) for url, _ in urls), default=0)
@@ -189,6 +197,14 @@ def print_endpoints(emulator: Emulator, out: TextIO) -> None:
         write(f"  cdk-stream-fn invoke {endpoints[0].function.name} --endpoint-url {emulator.api_endpoint}\n")
     write("\n")
     out.flush()
+
+
+def snap_start_heading(names: list[str]) -> str:
+    """What `serve` does for functions with SnapStart, before the list of what it cannot emulate."""
+    return (
+        f"SnapStart ({', '.join(names)}): the runtime starts as snap-start; its before-snapshot hooks run at "
+        "start-up, its after-restore hooks at the first invocation (10 s limit). Not as on Lambda:"
+    )
 
 
 def access_lines(emulator: Emulator) -> list[str]:

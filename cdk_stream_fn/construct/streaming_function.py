@@ -30,6 +30,7 @@ from .alarms import AlarmThresholds, create_alarms
 from .code_bundling import PythonDependencyBundler, function_code
 from .options import ApiGatewayOptions, CloudFrontOptions
 from .runtime_layer import EXEC_WRAPPER_PATH, runtime_layer
+from .snap_start import check_snap_start, publish_alias, snap_start_conf
 
 if TYPE_CHECKING:
     # Only for annotations: the CloudFront, API Gateway and dashboard modules (and their large
@@ -91,6 +92,7 @@ class StreamingFunction(Construct):
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        snap_start: bool = False,
         auth_type: lambda_.FunctionUrlAuthType = lambda_.FunctionUrlAuthType.AWS_IAM,
         cors: lambda_.FunctionUrlCorsOptions | None = None,
         logging_format: lambda_.LoggingFormat = lambda_.LoggingFormat.JSON,
@@ -128,6 +130,11 @@ class StreamingFunction(Construct):
             leaves a warning. Default: no VPC.
         :param vpc_subnets: Default: the VPC's private subnets.
         :param security_groups: Default: a new security group.
+        :param snap_start: turn Lambda SnapStart on: the function is initialized once per published
+            version and later environments resume from its snapshot, running the
+            ``snapshot_restore_py`` hooks (``@register_before_snapshot``, ``@register_after_restore``).
+            A version is published and the alias ``live`` points at it; the function URL, CloudFront
+            and API Gateway invoke the alias (a URL cannot target a version). Default: False.
         :param auth_type: who may call the function URL. Default: ``AWS_IAM`` (SigV4-signed
             requests by principals given ``grant_invoke_url``). ``NONE`` makes the URL public and
             leaves a warning.
@@ -192,6 +199,7 @@ class StreamingFunction(Construct):
                 *check.check_flag_or_options("cloudfront", cloudfront, CloudFrontOptions),
                 *check.check_flag_or_options("api_gateway", api_gateway, ApiGatewayOptions),
                 *check.check_cloudfront(cloudfront, auth_type),
+                *check_snap_start(snap_start, runtime),
             ],
         )
         entry_directory = Path(entry).resolve()
@@ -225,9 +233,13 @@ class StreamingFunction(Construct):
                 security_groups=security_groups,
                 log_group=self._log_group,
                 logging_format=logging_format,
+                snap_start=snap_start_conf(snap_start),
             )
         self._add_serve_metadata()
-        self._function_url = self._function.add_function_url(
+        self._alias = publish_alias(self, self._function) if snap_start else None
+        #: What the front doors invoke: the alias with SnapStart (its published version), else the function.
+        self._invoked: lambda_.IFunction = self._alias if self._alias is not None else self._function
+        self._function_url = self._invoked.add_function_url(
             auth_type=auth_type, cors=cors, invoke_mode=lambda_.InvokeMode.RESPONSE_STREAM
         )
         self._warn_about_choices(auth_type, vpc)
@@ -266,7 +278,7 @@ class StreamingFunction(Construct):
         from .cloudfront import streaming_distribution
 
         options = cloudfront if isinstance(cloudfront, CloudFrontOptions) else CloudFrontOptions()
-        return streaming_distribution(self, "Distribution", self._function, self._function_url, options)
+        return streaming_distribution(self, "Distribution", self._invoked, self._function_url, options)
 
     def _add_rest_api(
         self,
@@ -284,7 +296,7 @@ class StreamingFunction(Construct):
         return streaming_rest_api(
             self,
             "RestApi",
-            self._function,
+            self._invoked,
             options,
             timeout=timeout,
             log_retention=log_retention,
@@ -368,8 +380,13 @@ class StreamingFunction(Construct):
         return self._function
 
     @property
+    def alias(self) -> lambda_.Alias | None:
+        """With ``snap_start``, the alias ``live`` (of the published version) that the front doors invoke."""
+        return self._alias
+
+    @property
     def function_url(self) -> lambda_.FunctionUrl:
-        """The function URL (``InvokeMode.RESPONSE_STREAM``)."""
+        """The function URL (``InvokeMode.RESPONSE_STREAM``); with ``snap_start``, the alias's."""
         return self._function_url
 
     @property

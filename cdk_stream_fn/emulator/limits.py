@@ -42,6 +42,18 @@ MAX_PRELUDE_BYTES: Final = 16 * 1024
 #: Lambda's init phase limit (10 s for on-demand functions).
 INIT_TIMEOUT_SECONDS: Final = 10.0
 
+#: SnapStart: the init that ends in the snapshot (handler import, before-snapshot hooks) "can run for up
+#: to 15 minutes. The time limit is 130 seconds or the configured function timeout (maximum 900 seconds),
+#: whichever is higher." (AWS Lambda Developer Guide, "Lambda SnapStart runtime hooks for Python").
+SNAPSHOT_INIT_TIMEOUT_SECONDS: Final = 130.0
+
+#: SnapStart: from the restore until the runtime asks for its first event (its after-restore hooks): "the
+#: runtime must load and `@register_after_restore` runtime hooks must complete within the timeout limit
+#: (10 seconds). Otherwise, you'll get a SnapStartTimeoutException." (same page). RAPID waits for that
+#: `/next` until the restore's deadline and then fails the restore with `Runtime.RestoreHookUserTimeout`
+#: (`rapid/handlers.go` `handleRestore`, `core/flow.go` `AwaitRuntimeReadyWithDeadline`).
+RESTORE_TIMEOUT_SECONDS: Final = 10.0
+
 #: Bytes read from a socket at a time: large enough that a 200 MB stream costs few Python iterations,
 #: small enough that a chunk is forwarded the moment it arrives.
 READ_SIZE: Final = 256 * 1024

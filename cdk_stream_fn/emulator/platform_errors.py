@@ -171,6 +171,36 @@ def timed_out(request_id: str, seconds: float) -> FunctionError:
     )
 
 
+def snap_start_timeout(request_id: str, seconds: float) -> FunctionError:
+    """SnapStart: the runtime was not ready within `seconds` of the restore: `SnapStartTimeoutException`.
+
+    What Lambda's Invoke answers (botocore's service model for lambda: `SnapStartTimeoutException`, HTTP
+    408, "Lambda couldn't restore the snapshot within the timeout limit."); RAPID's own name for it is
+    `Runtime.RestoreHookUserTimeout` (`interop.ErrRestoreHookTimeout`). The limit that applied is added.
+    """
+    return FunctionError.from_platform(
+        "SnapStartTimeoutException",
+        f"RequestId: {request_id} Error: Lambda couldn't restore the snapshot within the timeout limit "
+        f"({seconds:g} seconds for the after-restore hooks)",
+    )
+
+
+def snap_start_failed(request_id: str, reported: FunctionError) -> FunctionError:
+    """SnapStart: the runtime reported a failed restore (`POST /runtime/restore/error`, e.g.
+    `Runtime.AfterRestoreError`): `SnapStartException`.
+
+    What Lambda's Invoke answers (botocore's service model: `SnapStartException`, HTTP 400, "The
+    afterRestore() runtime hook encountered an error. For more information, check the Amazon CloudWatch
+    logs."). Locally the runtime's report is added, so the caller sees what failed without the log.
+    """
+    return FunctionError.from_platform(
+        "SnapStartException",
+        f"RequestId: {request_id} Error: The afterRestore() runtime hook encountered an error. For more "
+        f"information, check the Amazon CloudWatch logs. (The runtime reported {reported.error_type}: "
+        f"{reported.message})",
+    )
+
+
 def invalid_entrypoint(detail: str) -> FunctionError:
     """The runtime command could not be started: `Runtime.InvalidEntrypoint` (RAPID's
     `fatalerror.InvalidEntrypoint`, for a bootstrap that cannot be executed)."""

@@ -1,7 +1,9 @@
 """The runtime: start-up, then ``next -> invoke -> report`` for the life of the process.
 
 Start-up follows the stock client: ``sys.path`` as the managed runtime sets it, logging, the
-handler import (an import failure is posted to ``/runtime/init/error`` and the process exits 1).
+handler import (an import failure is posted to ``/runtime/init/error`` and the process exits 1),
+and with SnapStart (init type ``snap-start``) the runtime hooks and the restore
+(:mod:`stream_fn.snap_start`, loaded only then).
 
 Each invocation then runs the handler in the style it was written in:
 
@@ -55,6 +57,8 @@ if TYPE_CHECKING:
 
 RUNTIME_API_VARIABLE = "AWS_LAMBDA_RUNTIME_API"
 HANDLER_VARIABLE = "_HANDLER"
+INITIALIZATION_TYPE_VARIABLE = "AWS_LAMBDA_INITIALIZATION_TYPE"
+SNAP_START_INITIALIZATION = "snap-start"
 USER_AGENT = (
     f"stream-fn/{__version__} (Python {sys.version_info[0]}.{sys.version_info[1]}.{sys.version_info[2]})"
 )
@@ -112,6 +116,12 @@ def main() -> int:
     except BaseException as error:  # noqa: BLE001 - any failure at init is reported, SystemExit included
         return _report_init_error(client, log, error)
 
+    if environ.get(INITIALIZATION_TYPE_VARIABLE) == SNAP_START_INITIALIZATION:
+        from stream_fn.snap_start import snapshot_and_restore
+
+        exit_status = snapshot_and_restore(client, log)
+        if exit_status is not None:
+            return exit_status
     try:
         runner.run_forever()
     except (FatalRuntimeApiError, RuntimeApiUnavailableError, RuntimeApiError) as error:

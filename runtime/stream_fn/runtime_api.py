@@ -10,7 +10,9 @@ cannot be: its bytes are gone).
 Endpoints (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html):
 ``GET /runtime/invocation/next``, ``POST /runtime/invocation/{id}/response`` (buffered, or streamed
 with ``Lambda-Runtime-Function-Response-Mode: streaming``), ``POST /runtime/invocation/{id}/error``
-and ``POST /runtime/init/error``. A 5xx answer means "non-recoverable state, exit promptly".
+and ``POST /runtime/init/error``; for SnapStart, ``GET /runtime/restore/next`` and ``POST
+/runtime/restore/error`` (awslambdaric ``lambda_runtime_client.py``, ``restore_next`` and
+``report_restore_error``). A 5xx answer means "non-recoverable state, exit promptly".
 
 A streamed response is a :class:`StreamedRequest`: it owns the request from its head to the
 Runtime API's reply, frames each body part as one chunk (:mod:`stream_fn.framing`) and sends it at
@@ -382,6 +384,36 @@ class RuntimeApiClient:
 
     def post_init_error(self, error_document: bytes, error_type: str) -> None:
         """Report that the function could not be initialised."""
+        self._post_error_document("/init/error", error_document, error_type)
+
+    def restore_next(self) -> None:
+        """SnapStart: wait in ``GET /runtime/restore/next`` until the snapshot is restored (200).
+
+        The connection is closed afterwards, whatever the answer: it was opened before the snapshot,
+        and "the state of connections that your function establishes during the initialization phase
+        isn't guaranteed when Lambda resumes your function from a snapshot" (AWS Lambda Developer
+        Guide, "Improving startup performance with Lambda SnapStart", network connections). The next
+        request opens a new one.
+        """
+        request = (
+            framing.request_line("GET", f"{API_PREFIX}/restore/next") + self._common_fields + framing.CRLF
+        )
+        connection = self._ready_connection(check_idle=False)
+        try:
+            connection.send([request], len(request))
+            response = connection.read_response()
+        except (OSError, RuntimeApiUnavailableError) as error:
+            raise RuntimeApiUnavailableError(f"GET /runtime/restore/next failed: {error}") from error
+        finally:
+            self.close()
+        if response.status != 200:
+            raise RuntimeApiError("GET /runtime/restore/next", response.status, response.body)
+
+    def post_restore_error(self, error_document: bytes, error_type: str) -> None:
+        """SnapStart: report that the after-restore hooks failed (``POST /runtime/restore/error``)."""
+        self._post_error_document("/restore/error", error_document, error_type)
+
+    def _post_error_document(self, endpoint: str, error_document: bytes, error_type: str) -> None:
         fields = framing.encode_fields(
             [
                 ("Content-Type", "application/json"),
@@ -389,8 +421,8 @@ class RuntimeApiClient:
                 ("Content-Length", str(len(error_document))),
             ]
         )
-        head = self._head(b"POST ", f"{API_PREFIX}/init/error".encode(), fields)
-        self._post(head, error_document, "POST /runtime/init/error", expected=202)
+        head = self._head(b"POST ", f"{API_PREFIX}{endpoint}".encode(), fields)
+        self._post(head, error_document, f"POST /runtime{endpoint}", expected=202)
 
     def streamed_response(self, request_id: str, content_type: str) -> StreamedRequest:
         """A streamed ``POST /response`` for ``request_id`` with ``content_type``; nothing is sent yet.

@@ -1,7 +1,7 @@
 """The scenario stacks, synthesized once per session (jsii start-up and synthesis are the slow parts).
 
 One app holds the whole-shape scenarios the snapshots, cdk-nag and cfn-lint all read: defaults,
-every option on, alarms off, CloudFront, API Gateway. cdk-nag's AwsSolutions pack validates it as
+every option on, alarms off, CloudFront, API Gateway, SnapStart (with both front doors, on its alias). cdk-nag's AwsSolutions pack validates it as
 a policy-validation plugin, so synthesis itself fails on an unacknowledged error.
 """
 
@@ -35,7 +35,8 @@ ALL_OPTIONS = "AllOptions"
 ALARMS_OFF = "AlarmsOff"
 CLOUDFRONT = "CloudFront"
 API_GATEWAY = "ApiGateway"
-SCENARIOS = (DEFAULTS, ALL_OPTIONS, ALARMS_OFF, CLOUDFRONT, API_GATEWAY)
+SNAP_START = "SnapStart"
+SCENARIOS = (DEFAULTS, ALL_OPTIONS, ALARMS_OFF, CLOUDFRONT, API_GATEWAY, SNAP_START)
 NAG_CONTROL = "NagControl"
 """A plain Function + URL (no snapshot): shows that cdk-nag flags what StreamingFunction avoids."""
 
@@ -265,6 +266,9 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Scenarios:
         ALARMS_OFF: StreamingFunction(stacks[ALARMS_OFF], "Stream", entry=str(HELLO), alarms=False),
         CLOUDFRONT: StreamingFunction(stacks[CLOUDFRONT], "Stream", entry=str(HELLO), cloudfront=True),
         API_GATEWAY: StreamingFunction(stacks[API_GATEWAY], "Stream", entry=str(HELLO), api_gateway=True),
+        SNAP_START: StreamingFunction(
+            stacks[SNAP_START], "Stream", entry=str(HELLO), snap_start=True, cloudfront=True, api_gateway=True
+        ),
     }
     _nag_control(cdk.Stack(app, NAG_CONTROL))
     assembly = synthesize_or_fail(app, outdir, "the scenarios")

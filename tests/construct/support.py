@@ -17,26 +17,32 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HELLO = FIXTURES / "hello"
 ASSET_HASH_TOKEN = "<asset-hash>"
 _ASSET_HASH = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+FUNCTION_HASH_TOKEN = "<function-hash>"
+_FUNCTION_HASH = re.compile(r"(?<=CurrentVersion[0-9A-F]{8})[0-9a-f]{32}(?![0-9a-f])")
+"""The hash aws-cdk-lib appends to the logical id of `function.current_version`: it covers the function's
+properties, its code's asset hash included."""
 LINT_REGIONS = ["us-east-1", "eu-west-1"]
 """Regions where every resource type the construct uses exists (newer regions lack some, e.g. Lambda URLs)."""
 
 
 def normalize_template(template: Any) -> Any:
-    """The template with every asset hash (64 hex digits), in keys and values, replaced by a token.
+    """The template with every asset hash (64 hex digits), and the function hash of a published
+    version's logical id, in keys and values, replaced by a token.
 
     Asset hashes depend on file bytes (the runtime's, the function's) and so differ between
-    checkouts and Python versions; everything else a snapshot shows is stable.
+    checkouts and Python versions, and so does a hash over them; everything else a snapshot shows is stable.
     """
     if isinstance(template, dict):
-        return {
-            _ASSET_HASH.sub(ASSET_HASH_TOKEN, key): normalize_template(value)
-            for key, value in template.items()
-        }
+        return {_normalize_string(key): normalize_template(value) for key, value in template.items()}
     if isinstance(template, list):
         return [normalize_template(value) for value in template]
     if isinstance(template, str):
-        return _ASSET_HASH.sub(ASSET_HASH_TOKEN, template)
+        return _normalize_string(template)
     return template
+
+
+def _normalize_string(text: str) -> str:
+    return _FUNCTION_HASH.sub(FUNCTION_HASH_TOKEN, _ASSET_HASH.sub(ASSET_HASH_TOKEN, text))
 
 
 def new_app(outdir: Path, *, nag: bool = False, context: dict[str, Any] | None = None) -> cdk.App:

@@ -7,7 +7,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from .conftest import SCENARIOS, Scenarios
-from .support import ASSET_HASH_TOKEN, normalize_template
+from .support import ASSET_HASH_TOKEN, FUNCTION_HASH_TOKEN, normalize_template
 
 HASH_A = "a" * 64
 HASH_B = "0123456789abcdef" * 4
@@ -55,3 +55,12 @@ def test_normalize_leaves_shorter_hex_and_logical_ids_alone() -> None:
 def test_normalize_does_not_cut_a_longer_hex_run() -> None:
     longer = "b" * 65
     assert normalize_template({"Value": longer}) == {"Value": longer}
+
+
+def test_normalize_replaces_the_function_hash_of_a_published_version() -> None:
+    logical_id = "StreamFunctionCurrentVersion31531D2De3ebb038b0b24e8f0b5001c88818591a"
+    template = {logical_id: {"FunctionVersion": {"Fn::GetAtt": [logical_id, "Version"]}}}
+    normalized_id = f"StreamFunctionCurrentVersion31531D2D{FUNCTION_HASH_TOKEN}"
+    assert normalize_template(template) == {
+        normalized_id: {"FunctionVersion": {"Fn::GetAtt": [normalized_id, "Version"]}}
+    }

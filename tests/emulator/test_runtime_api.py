@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import h11
 import pytest
 
 from cdk_stream_fn.emulator import limits
@@ -690,11 +691,42 @@ def test_restore_next_answers_once_the_snapshot_is_restored_then_events_flow(loo
     waiter.join(5)
 
     assert (replies[0].status, replies[0].body) == (200, b"")
+    assert replies[0].headers["connection"] == "close", "the connection from before the snapshot ends"
     assert api.server.phase is Phase.RESTORING
-    invocation = api.invoke()
-    assert runtime.next().headers["lambda-runtime-aws-request-id"] == invocation.request_id
-    assert api.server.phase is Phase.READY
     runtime.close()
+    restored = RawRuntime(api.server.address)
+    invocation = api.invoke()
+    assert restored.next().headers["lambda-runtime-aws-request-id"] == invocation.request_id
+    assert api.server.phase is Phase.READY
+    restored.close()
+
+
+def test_the_restore_closes_every_connection_from_before_the_snapshot(loop_thread: LoopThread) -> None:
+    """A runtime that reuses a connection from before the snapshot fails: Lambda guarantees none survives."""
+    api = Api(loop_thread, snap_start=True)
+    idle = RawRuntime(api.server.address)
+    assert idle.exchange(b"GET /2018-06-01/runtime/nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").status == 404
+    waiting = RawRuntime(api.server.address)
+    waiter = threading.Thread(target=lambda: waiting.exchange(RESTORE_NEXT), daemon=True)
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while api.server.phase is not Phase.RESTORE_READY and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    async def restore() -> None:
+        api.server.restore()
+
+    api.loop.run(restore())
+    waiter.join(5)
+    api.invoke()
+
+    for stale in (idle, waiting):
+        with pytest.raises((ConnectionError, h11.RemoteProtocolError)):
+            stale.next()
+        stale.close()
+    fresh = RawRuntime(api.server.address)
+    assert fresh.next().status == 200
+    fresh.close()
 
 
 def test_a_restore_error_while_restoring_is_accepted_and_recorded(loop_thread: LoopThread) -> None:

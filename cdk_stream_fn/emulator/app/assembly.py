@@ -3,8 +3,9 @@
 The contract (docs/architecture.md): each such `AWS::Lambda::Function` carries resource metadata
 `"cdk-stream-fn": {"version": 1, "codeAssetPath": ..., "constructPath": ...}`, the asset path being
 relative to the assembly directory. Everything else comes from the template's properties: Handler,
-Environment, Timeout, MemorySize, Runtime, LoggingConfig, FunctionName, and the `AWS::Lambda::Url`
-that targets the function. Nested assemblies (stages) are read too. A value only known at deploy
+Environment, Timeout, MemorySize, Runtime, LoggingConfig, FunctionName, SnapStart, and the
+`AWS::Lambda::Url` that targets the function (or an `AWS::Lambda::Alias` of it, as with SnapStart,
+since a URL cannot target a version). Nested assemblies (stages) are read too. A value only known at deploy
 time (a token such as `{"Ref": ...}`) is left out with a warning naming it.
 """
 
@@ -111,6 +112,7 @@ def _functions_of(stack: _Stack, *, region: str, warn: Warn) -> Iterator[Functio
             has_url=url is not None,
             cors=_cors((url or {}).get("Cors"), label, warn),
             reserved_concurrency=_reserved_concurrency(properties, label, warn),
+            snap_start=_snap_start(properties, label, warn),
             construct_path=label,
             aliases=tuple(
                 dict.fromkeys(a for a in (logical_id, f"{stack.name}-{logical_id}", label) if a != name)
@@ -119,19 +121,45 @@ def _functions_of(stack: _Stack, *, region: str, warn: Warn) -> Iterator[Functio
 
 
 def _urls_by_target(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """`AWS::Lambda::Url` properties by the logical id of the function they target."""
+    """`AWS::Lambda::Url` properties by the logical id of the function they target, directly or through
+    an `AWS::Lambda::Alias` (whose `FunctionName` refers to the function)."""
+    aliased = {
+        logical_id: _referenced((resource.get("Properties") or {}).get("FunctionName"))
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::Lambda::Alias"
+    }
     found = {}
     for resource in resources.values():
         if resource.get("Type") != "AWS::Lambda::Url":
             continue
         properties = resource.get("Properties") or {}
-        target = properties.get("TargetFunctionArn")
-        if isinstance(target, dict):
-            if "Fn::GetAtt" in target:
-                found[target["Fn::GetAtt"][0]] = properties
-            elif "Ref" in target:
-                found[target["Ref"]] = properties
+        target = _referenced(properties.get("TargetFunctionArn"))
+        if target is not None:
+            found[aliased.get(target) or target] = properties
     return found
+
+
+def _referenced(value: object) -> str | None:
+    """The logical id a `{"Ref": ...}` or `{"Fn::GetAtt": [...]}` names, else None."""
+    if isinstance(value, dict):
+        if "Fn::GetAtt" in value:
+            return str(value["Fn::GetAtt"][0])
+        if "Ref" in value:
+            return str(value["Ref"])
+    return None
+
+
+def _snap_start(properties: dict[str, Any], label: str, warn: Warn) -> bool:
+    """`SnapStart: {ApplyOn: PublishedVersions}` turns SnapStart on (`None`, the default, leaves it off)."""
+    apply_on = (properties.get("SnapStart") or {}).get("ApplyOn")
+    if apply_on is None or apply_on == "None":
+        return False
+    if apply_on == "PublishedVersions":
+        return True
+    warn(
+        f"{label}: SnapStart ApplyOn is {json.dumps(apply_on)}, not a value known here; SnapStart is off locally"
+    )
+    return False
 
 
 def _cors(cors: object, label: str, warn: Warn) -> CorsSettings | None:

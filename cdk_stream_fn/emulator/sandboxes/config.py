@@ -30,6 +30,10 @@ PASSTHROUGH_VARIABLES = (
     "AWS_SHARED_CREDENTIALS_FILE",
 )
 
+#: `AWS_LAMBDA_INITIALIZATION_TYPE` of a runtime started for SnapStart (RAPID's `InitCaching`,
+#: `telemetry.InitTypeInitCaching`; awslambdaric's `INIT_TYPE_SNAP_START`).
+SNAP_START_INITIALIZATION = "snap-start"
+
 #: Variables of the deployed function that only mean something on Lambda: the exec wrapper is
 #: `/opt/stream-fn` from the runtime layer; locally the emulator starts the runtime itself.
 PLATFORM_ONLY_VARIABLES = frozenset({"AWS_LAMBDA_EXEC_WRAPPER"})
@@ -86,6 +90,9 @@ class FunctionConfig:
     #: Other names the Lambda API accepts for this function (logical id, construct path, construct id).
     aliases: tuple[str, ...] = ()
     construct_path: str | None = None
+    #: SnapStart (`SnapStart: {ApplyOn: PublishedVersions}`): the runtime starts with the `snap-start` init
+    #: type, and its init ends in a snapshot restored for the first invocation (`sandboxes.snap_start`).
+    snap_start: bool = False
 
     @property
     def arn(self) -> str:
@@ -154,7 +161,7 @@ def lambda_environment(
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name(),
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": SNAP_START_INITIALIZATION if config.snap_start else "on-demand",
             "AWS_LAMBDA_LOG_FORMAT": config.log_format,
             "AWS_REGION": config.region,
             "AWS_DEFAULT_REGION": config.region,

@@ -25,7 +25,8 @@ Programmatic use (also the benchmarks' shared loopback Runtime API)::
 `RuntimeApiServer.start(concurrency=N)` lets N runtime connections hold an invocation each (Lambda
 Managed Instances: several `/next` loops in one sandbox); `snap_start=True` serves SnapStart's
 `/runtime/restore/next` and `/runtime/restore/error`, and `restore()` lets the waiting
-`/restore/next` answer.
+`/restore/next` answer (`restore_ready` is set once it waits, `restore_failed` when the runtime reports a
+failed restore); the restore closes every connection from before the snapshot.
 """
 
 from __future__ import annotations
@@ -113,7 +114,12 @@ class RuntimeApiServer:
         self.init_failed = Milestone()
         #: What the runtime reported with `POST /runtime/restore/error` (SnapStart), if it did.
         self.restore_error: FunctionError | None = None
-        self._http = HttpServer(name=name, attach=lambda conn: RuntimeConnection(self, conn))
+        #: SnapStart: set when the runtime waits in `GET /runtime/restore/next` (its snapshot can be taken).
+        self.restore_ready = Milestone()
+        #: SnapStart: set when the runtime reports a failed restore (`restore_error`).
+        self.restore_failed = Milestone()
+        self._connections: set[RuntimeConnection] = set()
+        self._http = HttpServer(name=name, attach=self._attach)
         #: The Host names requests must carry (set once listening): a web page must not reach this server.
         self.hosts = HostCheck("127.0.0.1", 0)
 
@@ -160,11 +166,20 @@ class RuntimeApiServer:
 
     def restore(self) -> None:
         """SnapStart: the snapshot is restored, so `GET /runtime/restore/next` answers 200 (now, if the
-        runtime waits on it, else when it asks)."""
+        runtime waits on it, else when it asks).
+
+        A snapshot taken while the runtime waited is restored without the connections it had: the waiting
+        one closes after its answer, every other one at once. "The state of connections that your function
+        establishes during the initialization phase isn't guaranteed when Lambda resumes your function from
+        a snapshot" (AWS Lambda Developer Guide, SnapStart), so a runtime that uses one again fails here.
+        """
         waiter = self.lifecycle.restore()
-        if waiter is not None:
-            waiter.answer(200, b"")
-            waiter.resume()
+        if waiter is None:
+            return
+        for connection in [c for c in self._connections if c is not waiter]:
+            connection.close()
+        waiter.answer(200, b"", close=True)
+        waiter.resume()
 
     def reset(self, error: FunctionError) -> None:
         """The runtime process is gone: fail what it held and start over (queued work stays)."""
@@ -174,6 +189,8 @@ class RuntimeApiServer:
         self.init_error = None
         self.restore_error = None
         self.init_failed = Milestone()
+        self.restore_ready = Milestone()
+        self.restore_failed = Milestone()
 
     def drop_queued(self) -> list[Invocation]:
         """Take back the invocations no runtime picked up yet (to fail them: none will)."""
@@ -220,6 +237,16 @@ class RuntimeApiServer:
     def record_restore_error(self, error: FunctionError) -> None:
         log.warning("%s: the runtime failed to restore: %s: %s", self.name, error.error_type, error.message)
         self.restore_error = error
+        self.restore_failed.set()
+
+    def record_restore_ready(self) -> None:
+        log.info("%s: the runtime waits in /runtime/restore/next: its snapshot can be taken", self.name)
+        self.restore_ready.set()
+
+    def _attach(self, conn: HttpConnection) -> None:
+        connection = RuntimeConnection(self, conn)
+        self._connections.add(connection)
+        conn.closed.add_done_callback(lambda _: self._connections.discard(connection))
 
 
 class RuntimeConnection:
@@ -278,6 +305,11 @@ class RuntimeConnection:
                 assert reader is not None
                 reader.end(conn.trailers)
 
+    def close(self) -> None:
+        """End this connection now (a SnapStart restore: it is from before the snapshot)."""
+        self._close()
+        self.conn.close_soon()
+
     def resume(self) -> None:
         """Go on after a wait (an invocation was handed out, the pipe has room, bandwidth is back)."""
         self._waiting = False
@@ -290,11 +322,12 @@ class RuntimeConnection:
         *,
         content_type: str = "application/json",
         headers: Iterable[tuple[str, str]] = (),
+        close: bool = False,
     ) -> bool:
-        """Send a whole response; close the connection after it if the request said so or was not read.
-        Return whether it could be sent."""
+        """Send a whole response; close the connection after it if `close`, or if the request said so or
+        was not read. Return whether it could be sent."""
         try:
-            self.conn.send_response(status, body, content_type=content_type, headers=headers)
+            self.conn.send_response(status, body, content_type=content_type, headers=headers, close=close)
         except ClientGone:
             self._close()
             return False
@@ -428,6 +461,7 @@ class RuntimeConnection:
         verdict = self.lifecycle.restore_next_requested(self)
         if verdict is None:
             self._waiting = True
+            self.api.record_restore_ready()
         elif verdict.rejection is not None:
             self._refuse(verdict.rejection)
         else:

@@ -15,6 +15,9 @@ seconds, Lambda retries the Init phase at the time of the first function invocat
 configured function timeout." (AWS Lambda Developer Guide, "Understanding the Lambda execution
 environment lifecycle", Init phase). A timeout then names the function's timeout, the limit that
 applied.
+
+With SnapStart (`FunctionConfig.snap_start`) the init ends in a snapshot instead, restored for the first
+invocation, with SnapStart's limits (`snap_start`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
 from cdk_stream_fn.contract import MB
 from cdk_stream_fn.emulator import limits, platform_errors
@@ -37,6 +39,8 @@ from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig, lambda_envir
 from cdk_stream_fn.emulator.sandboxes.invocation import Invocation
 from cdk_stream_fn.emulator.sandboxes.lifecycle import Phase
 from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
+from cdk_stream_fn.emulator.sandboxes.snap_start import snapshot_and_restore
+from cdk_stream_fn.emulator.sandboxes.waits import first_done as _first
 
 log = logging.getLogger("cdk_stream_fn.emulator")
 
@@ -65,7 +69,8 @@ def print_log_line(function_name: str, line: str) -> None:
 class Sandbox:
     """A runtime process and its Runtime API; runs one invocation at a time.
 
-    `init_timeout_seconds` is the init phase's limit (Lambda's 10 s; shorter in tests).
+    `init_timeout_seconds` is the init phase's limit (Lambda's 10 s; shorter in tests);
+    `restore_timeout_seconds` SnapStart's limit from the restore to the runtime's first `/next` (10 s).
     """
 
     def __init__(
@@ -76,9 +81,11 @@ class Sandbox:
         log_sink: LogSink | None = print_log_line,
         index: int = 0,
         init_timeout_seconds: float = limits.INIT_TIMEOUT_SECONDS,
+        restore_timeout_seconds: float = limits.RESTORE_TIMEOUT_SECONDS,
     ) -> None:
         self.config = config
         self.init_timeout_seconds = init_timeout_seconds
+        self.restore_timeout_seconds = restore_timeout_seconds
         self.name = f"{config.name}#{index}"
         self.shape_bandwidth = shape_bandwidth
         self.log_sink = log_sink
@@ -107,6 +114,7 @@ class Sandbox:
             self.api = await RuntimeApiServer.start(
                 timeout_seconds=self.config.timeout_seconds,
                 shape_bandwidth=self.shape_bandwidth,
+                snap_start=self.config.snap_start,
                 name=f"{self.name} runtime API",
             )
         if self.running:
@@ -178,9 +186,24 @@ class Sandbox:
 
     async def _supervise(self, invocation: Invocation) -> None:
         """Wait for the runtime to pick `invocation` up and finish it, within the limits that apply."""
-        assert self.api is not None
+        assert self.api is not None and self._exited is not None
         timeout = self.config.timeout_seconds
-        if self.api.phase is Phase.INITIALIZING:
+        if self.config.snap_start and self.api.phase is not Phase.READY:
+            # The runtime's init ends in a snapshot, restored now for this invocation (`snap_start`).
+            failure = await snapshot_and_restore(
+                self.api,
+                invocation,
+                self._exited,
+                started_at=self._started_at,
+                function_timeout=timeout,
+                restore_seconds=self.restore_timeout_seconds,
+                name=self.name,
+            )
+            if failure is not None:
+                await self._recycle(invocation, failure.error, reason=failure.reason)
+                return
+            outcome, remaining = "picked_up", self._remaining(invocation)
+        elif self.api.phase is Phase.INITIALIZING:
             # The init phase has its own limit, counted from the runtime's start.
             init_left = self.init_timeout_seconds - (time.perf_counter() - self._started_at)
             outcome = await self._pick_up(invocation, init_left)
@@ -351,15 +374,3 @@ class RuntimeStartError(Exception):
 def _signal_group(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)
-
-
-async def _first(waiters: dict[str, asyncio.Future[Any]], *, timeout: float) -> str:
-    """Wait for several futures at once (leaving them as they are); return the name of the first that is
-    done, in the order given when several are, or "timeout"."""
-    for name, future in waiters.items():
-        if future.done():
-            return name
-    done, _ = await asyncio.wait(
-        waiters.values(), timeout=max(timeout, 0), return_when=asyncio.FIRST_COMPLETED
-    )
-    return next((name for name, future in waiters.items() if future in done), "timeout")
