@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cdk_stream_fn.emulator import limits
-from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig, lambda_environment
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig, runtime_launch
 from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation
 from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
 
@@ -95,14 +95,14 @@ class Sandbox:
             self.api.reset(FunctionError.from_platform("Runtime.ExitError", "the runtime exited"))
             await self.api.close_connections()
             await self._drain_pumps()
-        command = self.config.command()
-        environment = lambda_environment(self.config, self.api.address)
+        launch = runtime_launch(self.config, self.api.address)
+        command = launch.command
         output = asyncio.subprocess.PIPE if self.log_sink is not None else None
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *command,
-                cwd=self.config.code_dir,
-                env=environment,
+                cwd=launch.cwd,
+                env=launch.environment,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=output,
                 stderr=output,

@@ -1,0 +1,111 @@
+"""Starting a runtime inside a root, as Lambda starts it: the command, its mounts and its environment.
+
+Under bubblewrap the root is `/`, read-only; the runtime layer is `/opt` and the code `/var/task`,
+both read-only as on Lambda; `/tmp` is a fresh writable tmpfs (Lambda's only writable directory).
+The network namespace is shared, so the runtime reaches the emulator's Runtime API on 127.0.0.1.
+The runtime gets its own PID, IPC and UTS namespaces; it stays in the emulator's process group, so
+stopping the group stops it, and `--die-with-parent` ends it with bubblewrap.
+
+The environment is the one the emulator builds for any runtime, with the values the managed Python
+runtime's image sets (aws/aws-lambda-base-images, `Dockerfile.python3.X`: `LANG`, `PATH`,
+`LD_LIBRARY_PATH`, `LAMBDA_TASK_ROOT`, `LAMBDA_RUNTIME_DIR`) in place of the host's, and
+`AWS_LAMBDA_EXEC_WRAPPER` kept: in a root, the bootstrap honours it as Lambda's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from . import layout
+from .host import HostError, bwrap
+from .platforms import Platform
+
+#: The wrapper the StreamingFunction construct configures (the stream_fn layer's script).
+DEFAULT_EXEC_WRAPPER = "/opt/stream-fn"
+EXEC_WRAPPER_VARIABLE = "AWS_LAMBDA_EXEC_WRAPPER"
+
+#: Values of the managed runtime's image (see the module's docstring).
+IMAGE_ENVIRONMENT = {
+    "LANG": "en_US.UTF-8",
+    "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+    "LAMBDA_TASK_ROOT": layout.TASK_ROOT,
+    "LAMBDA_RUNTIME_DIR": layout.RUNTIME_DIR,
+}
+
+#: Host variables that describe the host, not the sandbox: dropped inside a root.
+HOST_ONLY_VARIABLES = frozenset(
+    {"HOME", "USER", "TMPDIR", "LC_ALL", "SYSTEMROOT", "PYTHONPATH", "PYTHONHOME"}
+)
+
+
+class InRootCommand(NamedTuple):
+    """What to execute on the host: argv, environment and working directory."""
+
+    command: list[str]
+    environment: dict[str, str]
+    cwd: Path
+
+
+@dataclass(frozen=True)
+class PlatformRoot:
+    """A built root, the runtime layer to mount on /opt, and the platform they are for.
+
+    The value of `FunctionConfig.platform`: a sandbox with one runs its runtime in this root.
+    """
+
+    platform: Platform
+    rootfs: Path
+    layer: Path
+
+    def launch(
+        self,
+        environment: Mapping[str, str],
+        *,
+        code_dir: Path,
+        function_environment: Mapping[str, str],
+        command: Sequence[str] | None = None,
+    ) -> InRootCommand:
+        """Start `command` (default: Lambda's `/var/runtime/bootstrap`) in the root for one function.
+
+        `environment` is what the emulator gives any runtime; `function_environment` the function's own
+        variables, whose `AWS_LAMBDA_EXEC_WRAPPER` (default `/opt/stream-fn`) the bootstrap honours.
+        """
+        code_dir = code_dir.resolve()
+        inside = {name: value for name, value in environment.items() if name not in HOST_ONLY_VARIABLES}
+        inside.update(IMAGE_ENVIRONMENT)
+        inside["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{self.platform.runtime}"
+        inside[EXEC_WRAPPER_VARIABLE] = function_environment.get(EXEC_WRAPPER_VARIABLE, DEFAULT_EXEC_WRAPPER)
+        argv = sandbox_command(
+            self.rootfs,
+            [*(command or [layout.BOOTSTRAP])],
+            read_only_binds=[(self.layer, layout.LAYER_ROOT), (code_dir, layout.TASK_ROOT)],
+            cwd=layout.TASK_ROOT,
+        )
+        return InRootCommand(argv, inside, code_dir)
+
+
+def sandbox_command(
+    rootfs: Path,
+    command: Sequence[str],
+    *,
+    read_only_binds: Sequence[tuple[Path, str]] = (),
+    writable_binds: Sequence[tuple[Path, str]] = (),
+    writable_root: bool = False,
+    cwd: str = "/",
+) -> list[str]:
+    """The bubblewrap argv that runs `command` with `rootfs` as `/` (read-only unless `writable_root`)."""
+    executable = bwrap()
+    if executable is None:
+        raise HostError("running in a platform root needs bubblewrap (apt-get install bubblewrap)")
+    argv = [executable, "--bind" if writable_root else "--ro-bind", str(rootfs.resolve()), "/"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for source, target in read_only_binds:
+        argv += ["--ro-bind", str(source.resolve()), target]
+    for source, target in writable_binds:
+        argv += ["--bind", str(source.resolve()), target]
+    argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--chdir", cwd, "--"]
+    return [*argv, *command]
