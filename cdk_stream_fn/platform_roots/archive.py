@@ -25,9 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .debian_index import IndexedFile, PackageRecord, Release, parse_packages, parse_release, signed_content
+from .platforms import DEFAULT_SUITE
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
-DEFAULT_SUITE = "testing"
+__all__ = ["DEFAULT_SUITE", "ArchiveError", "DebianArchive"]
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 COMPONENT = "main"
 DOWNLOAD_THREADS = 4

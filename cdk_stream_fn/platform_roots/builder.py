@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import layout
-from .archive import DEFAULT_SUITE, DebianArchive
+from .archive import DebianArchive
 from .cache import CachedRoot, RootCache, default_cache_dir
 from .deb_files import extract_deb
 from .debian_index import PackageRecord
 from .host import HostError
 from .launch import sandbox_command
-from .platforms import LAMBDA_ARCHITECTURES, Platform, host_architecture
+from .platforms import DEFAULT_SUITE, LAMBDA_ARCHITECTURES, Platform, host_architecture
 from .resolver import resolve
 
 Progress = Callable[[str], None]

@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+DEFAULT_SUITE: Final = "testing"
+"""The Debian suite roots come from: it carries python3.13 and python3.14 (so does unstable)."""
+
 LAMBDA_ARCHITECTURES: Final = {"x86_64": "amd64", "arm64": "arm64"}
 """Lambda's architecture names, and Debian's name for each."""
 
