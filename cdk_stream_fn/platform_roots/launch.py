@@ -26,6 +26,15 @@ from .platforms import Platform
 #: The wrapper the StreamingFunction construct configures (the stream_fn layer's script).
 DEFAULT_EXEC_WRAPPER = "/opt/stream-fn"
 EXEC_WRAPPER_VARIABLE = "AWS_LAMBDA_EXEC_WRAPPER"
+#: The CPU qemu-user emulates, by architecture: Lambda's arm64 functions run on AWS Graviton2, a Neoverse
+#: N1 core (https://docs.aws.amazon.com/lambda/latest/dg/foundation-arch.html). qemu's default, `max`,
+#: also emulates pointer authentication, whose QARMA cipher made Python 20 times slower again here
+#: (`sum(range(10**7))`: 28.8 s with `max`, 1.6 s with `neoverse-n1`, 0.1 s natively). qemu-user reads
+#: it from QEMU_CPU, which the function therefore sees in its environment.
+EMULATED_CPUS = {"arm64": "neoverse-n1"}
+#: How much longer than Lambda's init limit a runtime gets under qemu-user (measured here: 10 to 30
+#: times slower; importing FastAPI and pydantic takes about 20 s on python3.14/arm64).
+EMULATED_INIT_TIMEOUT_FACTOR = 10.0
 
 #: Values of the managed runtime's image (see the module's docstring).
 IMAGE_ENVIRONMENT = {
@@ -61,6 +70,11 @@ class PlatformRoot:
     rootfs: Path
     layer: Path
 
+    @property
+    def init_timeout_factor(self) -> float:
+        """What the emulator multiplies Lambda's init limit by for a runtime in this root."""
+        return EMULATED_INIT_TIMEOUT_FACTOR if self.platform.emulated else 1.0
+
     def launch(
         self,
         environment: Mapping[str, str],
@@ -79,6 +93,7 @@ class PlatformRoot:
         inside.update(IMAGE_ENVIRONMENT)
         inside["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{self.platform.runtime}"
         inside[EXEC_WRAPPER_VARIABLE] = function_environment.get(EXEC_WRAPPER_VARIABLE, DEFAULT_EXEC_WRAPPER)
+        inside.update(emulation_environment(self.platform))
         argv = sandbox_command(
             self.rootfs,
             [*(command or [layout.BOOTSTRAP])],
@@ -86,6 +101,13 @@ class PlatformRoot:
             cwd=layout.TASK_ROOT,
         )
         return InRootCommand(argv, inside, code_dir)
+
+
+def emulation_environment(platform: Platform) -> dict[str, str]:
+    """The variables qemu-user needs to run `platform`'s binaries well (none when they run natively)."""
+    if platform.emulated and platform.architecture in EMULATED_CPUS:
+        return {"QEMU_CPU": EMULATED_CPUS[platform.architecture]}
+    return {}
 
 
 def sandbox_command(

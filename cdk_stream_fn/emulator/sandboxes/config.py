@@ -80,6 +80,13 @@ class FunctionConfig:
     def arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{limits.ACCOUNT_ID}:function:{self.name}"
 
+    @property
+    def init_timeout_seconds(self) -> float:
+        """How long the runtime may take to initialize: Lambda's 10 s, stretched for a root that runs
+        through qemu (10 to 30 times slower), where importing a framework alone can take longer."""
+        factor = 1.0 if self.platform is None else self.platform.init_timeout_factor
+        return limits.INIT_TIMEOUT_SECONDS * factor
+
     def problems(self) -> list[str]:
         """Everything wrong with this configuration, each naming the setting and how to fix it."""
         found = []

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cdk_stream_fn.emulator import limits
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig, runtime_launch
 from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation
 from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
@@ -153,7 +152,7 @@ class Sandbox:
 
     async def _supervise(self, invocation: Invocation, exited: asyncio.Future[int], *, cold: bool) -> None:
         assert self.api is not None
-        pickup_limit = limits.INIT_TIMEOUT_SECONDS if cold else self.config.timeout_seconds
+        pickup_limit = self.config.init_timeout_seconds if cold else self.config.timeout_seconds
         outcome = await _first(
             {
                 "picked_up": invocation.picked_up.future,
