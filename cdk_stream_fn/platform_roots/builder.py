@@ -28,8 +28,10 @@ from .resolver import resolve
 
 Progress = Callable[[str], None]
 
-BASE_PACKAGES = ("bash",)
-"""Besides the interpreter: the shell of Lambda's bootstrap (a bash script) and, as on Amazon Linux, /bin/sh."""
+BASE_PACKAGES = ("bash", "libstdc++6")
+"""Besides the interpreter: the shell of Lambda's bootstrap (a bash script, and /bin/sh as on Amazon
+Linux), and the C++ runtime that Lambda's images carry (awslambdaric's own extension links to it, and so
+do many compiled wheels)."""
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ from .platforms import Platform
 #: The wrapper the StreamingFunction construct configures (the stream_fn layer's script).
 DEFAULT_EXEC_WRAPPER = "/opt/stream-fn"
 EXEC_WRAPPER_VARIABLE = "AWS_LAMBDA_EXEC_WRAPPER"
-#: The CPU qemu-user emulates, by architecture: Lambda's arm64 functions run on AWS Graviton2, a Neoverse
-#: N1 core (https://docs.aws.amazon.com/lambda/latest/dg/foundation-arch.html). qemu's default, `max`,
+#: The CPU qemu-user emulates, by architecture. Lambda's arm64 is "for AWS Graviton processors"
+#: (https://docs.aws.amazon.com/lambda/latest/dg/foundation-arch.html), launched on Graviton2, whose cores
+#: are Arm Neoverse N1; no AWS page says which Graviton a function gets today. qemu's default, `max`,
 #: also emulates pointer authentication, whose QARMA cipher made Python 20 times slower again here
 #: (`sum(range(10**7))`: 28.8 s with `max`, 1.6 s with `neoverse-n1`, 0.1 s natively). qemu-user reads
 #: it from QEMU_CPU, which the function therefore sees in its environment.
@@ -117,14 +118,21 @@ def sandbox_command(
     read_only_binds: Sequence[tuple[Path, str]] = (),
     writable_binds: Sequence[tuple[Path, str]] = (),
     writable_root: bool = False,
+    scratch_dirs: Sequence[str] = (),
     cwd: str = "/",
 ) -> list[str]:
-    """The bubblewrap argv that runs `command` with `rootfs` as `/` (read-only unless `writable_root`)."""
+    """The bubblewrap argv that runs `command` with `rootfs` as `/` (read-only unless `writable_root`).
+
+    `scratch_dirs` get an empty tmpfs each, before the binds, so a bind may land in a directory the
+    read-only root lacks (e.g. `/usr/local/lib/python3.14/dist-packages` under a `/usr/local` scratch).
+    """
     executable = bwrap()
     if executable is None:
         raise HostError("running in a platform root needs bubblewrap (apt-get install bubblewrap)")
     argv = [executable, "--bind" if writable_root else "--ro-bind", str(rootfs.resolve()), "/"]
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for directory in scratch_dirs:
+        argv += ["--tmpfs", directory]
     for source, target in read_only_binds:
         argv += ["--ro-bind", str(source.resolve()), target]
     for source, target in writable_binds:

@@ -32,7 +32,7 @@ BOOTSTRAP = f"{RUNTIME_DIR}/bootstrap"
 STOCK_BOOTSTRAP_PY = f"{RUNTIME_DIR}/bootstrap.py"
 
 #: Directories that are mount points when a runtime runs in the root (bubblewrap binds over them).
-MOUNT_POINTS = ("opt", "var/task", "tmp", "proc", "dev")
+MOUNT_POINTS = ("opt", "var/task", "tmp", "proc", "dev", "usr/local")
 
 _MERGED_USR_LINKS = {"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib"}
 _LIB64 = {"amd64": "usr/lib64"}
