@@ -28,6 +28,9 @@ from .resolver import resolve
 
 Progress = Callable[[str], None]
 
+RESOLVER_VERSION = 2
+"""Part of a cached resolution's key: a change to resolver.py that can choose other packages bumps it."""
+
 BASE_PACKAGES = ("bash", "libstdc++6")
 """Besides the interpreter: the shell of Lambda's bootstrap (a bash script, and /bin/sh as on Amazon
 Linux), and the C++ runtime that Lambda's images carry (awslambdaric's own extension links to it, and so

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import layout
-from .host import HostError, bwrap
+from .host import bwrap
 from .platforms import Platform
 
 #: The wrapper the StreamingFunction construct configures (the stream_fn layer's script).
@@ -126,10 +126,8 @@ def sandbox_command(
     `scratch_dirs` get an empty tmpfs each, before the binds, so a bind may land in a directory the
     read-only root lacks (e.g. `/usr/local/lib/python3.14/dist-packages` under a `/usr/local` scratch).
     """
-    executable = bwrap()
-    if executable is None:
-        raise HostError("running in a platform root needs bubblewrap (apt-get install bubblewrap)")
-    argv = [executable, "--bind" if writable_root else "--ro-bind", str(rootfs.resolve()), "/"]
+    # Where bubblewrap is missing, starting the command fails naming it (host.problems says how to fix it).
+    argv = [bwrap() or "bwrap", "--bind" if writable_root else "--ro-bind", str(rootfs.resolve()), "/"]
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for directory in scratch_dirs:
         argv += ["--tmpfs", directory]

@@ -26,13 +26,12 @@ def resolve(index: Mapping[str, PackageRecord], wanted: Iterable[str]) -> list[P
     for record in index.values():
         for virtual in record.provides:
             providers.setdefault(virtual, []).append(record.name)
-    chosen: dict[str, PackageRecord] = {}
+    planned: set[str] = set()  # every real package chosen, processed or still queued
     provided: set[str] = set()
-    queue: deque[tuple[str, str]] = deque((name, "requested") for name in wanted)
     missing: list[str] = []
 
     def satisfied(group: tuple[str, ...]) -> bool:
-        return any(name in chosen or name in provided for name in group)
+        return any(name in planned or name in provided for name in group)
 
     def pick(group: tuple[str, ...]) -> str | None:
         for name in group:
@@ -43,27 +42,24 @@ def resolve(index: Mapping[str, PackageRecord], wanted: Iterable[str]) -> list[P
                 return min(providers[name])
         return None
 
+    def plan(group: tuple[str, ...], needed_by: str) -> None:
+        if satisfied(group):
+            return
+        choice = pick(group)
+        if choice is None:
+            missing.append(f"{' | '.join(group)} (needed by {needed_by})")
+            return
+        planned.add(choice)
+        provided.update(index[choice].provides)
+        queue.append(choice)
+
+    queue: deque[str] = deque()
+    for name in wanted:
+        plan((name,), "requested")
     while queue:
-        name, needed_by = queue.popleft()
-        if name in chosen:
-            continue
-        real = pick((name,))
-        if real is None:
-            missing.append(f"{name} (needed by {needed_by})")
-            continue
-        if real in chosen:
-            continue
-        record = index[real]
-        chosen[real] = record
-        provided.update(record.provides)
-        for group in record.depends:
-            if satisfied(group):
-                continue
-            choice = pick(group)
-            if choice is None:
-                missing.append(f"{' | '.join(group)} (needed by {real})")
-            else:
-                queue.append((choice, real))
+        name = queue.popleft()
+        for group in index[name].depends:
+            plan(group, name)
     if missing:
         raise ResolveError("not in the index: " + "; ".join(dict.fromkeys(missing)))
-    return sorted(chosen.values(), key=lambda record: record.name)
+    return sorted((index[name] for name in planned), key=lambda record: record.name)
