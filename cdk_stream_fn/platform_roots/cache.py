@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,13 +125,12 @@ def _read_manifest(directory: Path) -> dict[str, Any] | None:
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a directory tree, read-only parts included."""
-    if not path.exists() and not path.is_symlink():
+    """Remove a directory tree, read-only directories in it included (a root's may be)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
         return
-
-    def make_writable_and_retry(function: Any, failed: str, _: Any) -> None:
-        parent = os.path.dirname(failed)
-        os.chmod(parent, 0o755)
-        function(failed)
-
-    shutil.rmtree(path, onerror=make_writable_and_retry)
+    if not path.exists():
+        return
+    for directory, _, _ in os.walk(path):
+        os.chmod(directory, stat.S_IMODE(os.lstat(directory).st_mode) | stat.S_IRWXU)
+    shutil.rmtree(path)

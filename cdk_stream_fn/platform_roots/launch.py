@@ -9,7 +9,9 @@ stopping the group stops it, and `--die-with-parent` ends it with bubblewrap.
 The environment is the one the emulator builds for any runtime, with the values the managed Python
 runtime's image sets (aws/aws-lambda-base-images, `Dockerfile.python3.X`: `LANG`, `PATH`,
 `LD_LIBRARY_PATH`, `LAMBDA_TASK_ROOT`, `LAMBDA_RUNTIME_DIR`) in place of the host's, and
-`AWS_LAMBDA_EXEC_WRAPPER` kept: in a root, the bootstrap honours it as Lambda's does.
+`AWS_LAMBDA_EXEC_WRAPPER` kept: in a root, the bootstrap honours it as Lambda's does. A root holds no
+locale data, so `en_US.UTF-8` falls back to C and Python switches to its UTF-8 mode (PEP 538/540): text
+I/O is UTF-8, as on Lambda.
 """
 
 from __future__ import annotations
@@ -90,7 +92,11 @@ class PlatformRoot:
         variables, whose `AWS_LAMBDA_EXEC_WRAPPER` (default `/opt/stream-fn`) the bootstrap honours.
         """
         code_dir = code_dir.resolve()
-        inside = {name: value for name, value in environment.items() if name not in HOST_ONLY_VARIABLES}
+        inside = {
+            name: value
+            for name, value in environment.items()
+            if name not in HOST_ONLY_VARIABLES or name in function_environment
+        }
         inside.update(IMAGE_ENVIRONMENT)
         inside["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{self.platform.runtime}"
         inside[EXEC_WRAPPER_VARIABLE] = function_environment.get(EXEC_WRAPPER_VARIABLE, DEFAULT_EXEC_WRAPPER)

@@ -94,3 +94,15 @@ def test_an_emulated_root_gets_longer_to_initialize(
     tmp_path: Path, architecture: str, seconds: float
 ) -> None:
     assert config(tmp_path, Platform("3.14", architecture)).init_timeout_seconds == seconds
+
+
+def test_host_variables_stay_out_unless_the_function_sets_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", "/host/tmp")
+    plain = runtime_launch(config(tmp_path, Platform("3.14", "x86_64")), "127.0.0.1:1")
+    own = runtime_launch(
+        config(tmp_path, Platform("3.14", "x86_64"), environment={"TMPDIR": "/tmp/mine"}), "127.0.0.1:1"
+    )
+    assert "TMPDIR" not in plain.environment
+    assert own.environment["TMPDIR"] == "/tmp/mine"
