@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -80,3 +83,33 @@ def test_roots_build_finds_a_cached_root_at_once() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("python3.13/x86_64\tcached in ")
     assert result.stdout.rstrip().endswith(str(root.rootfs))
+
+
+def test_roots_prune_keeps_the_newest_build_of_each_kind(tmp_path: Path) -> None:
+    def root(name: str, key: str, platform: str, built_at: str) -> Path:
+        directory = tmp_path / "roots" / f"{name}-{key[:16]}"
+        (directory / "rootfs").mkdir(parents=True)
+        manifest = {
+            "key": key,
+            "platform": platform,
+            "suite": "testing",
+            "extra_packages": [],
+            "built_at": built_at,
+        }
+        (directory / "manifest.json").write_text(json.dumps({**manifest, "packages": []}))
+        return directory
+
+    old = root("python3.14-arm64-testing", "1" * 64, "python3.14/arm64", "2026-11-01T00:00:00Z")
+    new = root("python3.14-arm64-testing", "2" * 64, "python3.14/arm64", "2026-12-01T00:00:00Z")
+    other = root("python3.13-x86_64-testing", "3" * 64, "python3.13/x86_64", "2026-10-01T00:00:00Z")
+    result = subprocess.run(
+        [sys.executable, "-m", "cdk_stream_fn.cli", "roots", "prune"],
+        env={**os.environ, "CDK_STREAM_FN_ROOTS_CACHE": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"removed {old}\n"
+    assert new.is_dir() and other.is_dir()
