@@ -15,7 +15,7 @@ def run_roots_build(args: argparse.Namespace) -> int:
     from cdk_stream_fn.platform_roots.archive import ArchiveError
     from cdk_stream_fn.platform_roots.builder import RootSpec, ensure_root
     from cdk_stream_fn.platform_roots.debian_index import ArchiveFormatError
-    from cdk_stream_fn.platform_roots.host import HostError
+    from cdk_stream_fn.platform_roots.host import HostError, problems
     from cdk_stream_fn.platform_roots.platforms import PlatformError, parse_platform
     from cdk_stream_fn.platform_roots.prepare import check_host
     from cdk_stream_fn.platform_roots.resolver import ResolveError
@@ -26,12 +26,14 @@ def run_roots_build(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     for platform in platforms:
         try:
-            check_host(platform)
+            check_host(platform, to_run=False)
             root = ensure_root(RootSpec(platform, args.suite), progress=_progress)
         except (HostError, ArchiveError, ArchiveFormatError, ResolveError, PlatformError) as error:
             raise CliError(str(error)) from None
         state = "built" if root.built else "cached"
         print(f"{platform}\t{state} in {root.seconds:.1f} s\t{len(root.packages)} packages\t{root.rootfs}")
+        for problem in problems(platform):
+            _progress(f"warning: built, but it cannot run here yet: {problem}")
     return 0
 
 

@@ -13,7 +13,8 @@ qemu-user). The parts, each with one job:
 - `cache`, `builder`: roots cached by what they hold, built into a temporary directory and renamed;
 - `layer`: the runtime layer staged by the construct's own code, read-only;
 - `host`: what this machine must offer (bubblewrap, user namespaces, qemu's binfmt entry);
-- `launch`: the command and environment that start a runtime inside a root.
+- `launch`: the command and environment that start a runtime inside a root;
+- `prepare`: all of it for `FunctionConfig.platform` in one call.
 
 Standard library only, and nothing here imports aws_cdk or the emulator.
 """

@@ -32,8 +32,9 @@ def bwrap() -> str | None:
     return shutil.which("bwrap")
 
 
-def problems(platform: Platform) -> list[str]:
-    """Everything that stops a runtime from running in a `platform` root here, each with its fix."""
+def problems(platform: Platform, *, emulation: bool = True) -> list[str]:
+    """Everything that stops a runtime from running in a `platform` root here, each with its fix
+    (without `emulation`: only what building one needs, which never runs a foreign binary)."""
     found = []
     executable = bwrap()
     if executable is None:
@@ -50,7 +51,7 @@ def problems(platform: Platform) -> list[str]:
                 "bubblewrap cannot create namespaces here (run as root, or enable unprivileged user "
                 f"namespaces: sysctl kernel.unprivileged_userns_clone=1): {probe.stderr.strip()}"
             )
-    if platform.emulated:
+    if emulation and platform.emulated:
         problem = emulation_problem(platform)
         if problem is not None:
             found.append(problem)

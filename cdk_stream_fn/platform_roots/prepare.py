@@ -14,17 +14,18 @@ from .layer import stage_runtime_layer
 from .platforms import DEFAULT_SUITE, Platform
 
 
-def check_host(platform: Platform) -> None:
+def check_host(platform: Platform, *, to_run: bool = True) -> None:
     """Raise HostError naming everything this machine lacks to run `platform` (qemu's binfmt entry is
-    registered on the way when running as root)."""
+    registered on the way when running as root), or only to build its root when not `to_run`."""
     if platform.emulated and os.geteuid() == 0:
         try:
             host.enable_emulation(platform)
         except HostError:
             pass  # reported below with the other problems
-    problems = host.problems(platform)
+    problems = host.problems(platform, emulation=to_run)
     if problems:
-        raise HostError(f"cannot run {platform} roots on this machine: " + "; ".join(problems))
+        action = "run" if to_run else "build"
+        raise HostError(f"cannot {action} {platform} roots on this machine: " + "; ".join(problems))
 
 
 def prepare_platform_root(
