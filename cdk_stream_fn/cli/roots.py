@@ -50,9 +50,10 @@ def run_roots_list(args: argparse.Namespace) -> int:
         interpreter = next(
             (v for n, v in manifest["packages"] if n.startswith("python3.") and "-" not in n), "?"
         )
+        extras = " ".join(manifest.get("extra_packages") or [])
         print(
             f"{manifest['platform']}\t{manifest['suite']}\tPython {interpreter}\t"
-            f"built {manifest['built_at']}\t{root.directory}"
+            f"{'with ' + extras if extras else 'Lambda layout only'}\tbuilt {manifest['built_at']}\t{root.directory}"
         )
     return 0
 
