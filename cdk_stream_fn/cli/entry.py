@@ -4,6 +4,8 @@
     cdk-stream-fn serve --handler app.handler --code .   # one function, no CDK
     cdk-stream-fn invoke http://127.0.0.1:9000/          # a function URL (local or deployed)
     cdk-stream-fn invoke NAME --endpoint-url http://127.0.0.1:3001
+    cdk-stream-fn serve --platform python3.14/arm64     # in Lambda's interpreter and architecture
+    cdk-stream-fn roots build python3.14 --arch arm64    # build that platform root ahead of time
 
 Only the standard library is imported here; the emulator, boto3 and (to synthesize) the CDK app are
 loaded by the command that needs them, so `--help` answers at once.
@@ -19,6 +21,7 @@ from pathlib import Path
 from cdk_stream_fn import contract
 from cdk_stream_fn.cli.errors import EXIT_USAGE, CliError
 from cdk_stream_fn.cli.invoke import run_invoke
+from cdk_stream_fn.cli.roots import add_roots_parser
 from cdk_stream_fn.cli.serve import run_serve
 
 
@@ -107,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         "{handler} (e.g. 'node /path/aws-lambda-ric/bin/index.mjs')",
     )
     serve.add_argument(
+        "--platform",
+        metavar="PYTHON/ARCH",
+        help="run every function in a platform root with Lambda's interpreter and architecture, e.g. "
+        "python3.14/arm64 (arm64 through qemu-user; built on first use: see `cdk-stream-fn roots`)",
+    )
+    serve.add_argument(
         "--env",
         action="append",
         default=[],
@@ -172,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--quiet", "-q", action="store_true", help="print the body only, no status, headers or statistics"
     )
     invoke.set_defaults(run=run_invoke)
+    add_roots_parser(commands)
     return parser
 
 

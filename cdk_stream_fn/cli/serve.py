@@ -68,6 +68,8 @@ def _functions_to_serve(
         overrides["memory_mb"] = args.memory
     if not args.memory_limit:
         overrides["enforce_memory"] = False
+    if args.platform:
+        overrides["platform"] = _platform_root(args.platform, scratch=scratch)
     if args.handler or args.code:
         if not args.handler:
             raise CliError("--code needs --handler (module.function)")
@@ -76,10 +78,40 @@ def _functions_to_serve(
             args.name, args.handler, code_dir, environment=environment, region=region, **overrides
         )
         return [single]
+    functions = _functions_from_cdk(args, region=region, scratch=scratch)
+    if args.platform:
+        runtime = overrides["platform"].platform.runtime
+        for function in functions:
+            if function.runtime and function.runtime != runtime:
+                print(
+                    f"cdk-stream-fn: warning: {function.name} is deployed on {function.runtime}; "
+                    f"--platform runs it on {runtime}",
+                    file=sys.stderr,
+                )
     return [
         replace(function, environment={**function.environment, **environment}, **overrides)
-        for function in _functions_from_cdk(args, region=region, scratch=scratch)
+        for function in functions
     ]
+
+
+def _platform_root(text: str, *, scratch: Path) -> Any:
+    """The platform root `--platform` names, built (or found in the cache), with the layer staged."""
+    from cdk_stream_fn.platform_roots.archive import ArchiveError
+    from cdk_stream_fn.platform_roots.host import HostError
+    from cdk_stream_fn.platform_roots.layer import LayerError
+    from cdk_stream_fn.platform_roots.platforms import PlatformError, parse_platform
+    from cdk_stream_fn.platform_roots.prepare import prepare_platform_root
+    from cdk_stream_fn.platform_roots.resolver import ResolveError
+
+    def progress(message: str) -> None:
+        print(f"cdk-stream-fn: {message}", file=sys.stderr, flush=True)
+
+    try:
+        platform = parse_platform(text)
+        progress(f"preparing the {platform} platform root ...")
+        return prepare_platform_root(platform, layer_parent=scratch / "layer", progress=progress)
+    except (PlatformError, HostError, ArchiveError, ResolveError, LayerError) as error:
+        raise CliError(f"--platform {text}: {error}") from None
 
 
 def _functions_from_cdk(args: argparse.Namespace, *, region: str, scratch: Path) -> list[FunctionConfig]:

@@ -174,6 +174,18 @@ class ServedEmulator:
     def endpoint(self) -> str:
         return self.emulator.api_endpoint
 
+    def lines_of(self, name: str, until: str, timeout: float = 10) -> list[str]:
+        """The output lines of function `name` once one of them contains `until` (the runtime's output
+        reaches the log sink through its pipes, which may be read after the response was answered)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [line for function, line in self.log_lines if function == name]
+            if any(until in line for line in lines) or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.01)
+
     def idle(self, name: str, timeout: float = 10) -> None:
         """Wait until no invocation of `name` is running (the runtime finished, even for a gone client)."""
 

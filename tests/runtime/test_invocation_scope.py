@@ -128,4 +128,8 @@ def test_the_runtime_does_not_load_contextvars_when_it_serves_one_invocation_at_
 ) -> None:
     start_runtime("introspect.environment")
     modules = fake_api.invoke({}).json()["modules"]  # type: ignore[index]
-    assert "_contextvars" not in modules and "contextvars" not in modules
+    assert "contextvars" not in modules
+    # From Python 3.14 the interpreter's own warnings and threading modules load _contextvars, so there it
+    # costs the runtime nothing; before 3.14 it is a module of its own that one invocation at a time never needs.
+    if sys.version_info < (3, 14):
+        assert "_contextvars" not in modules

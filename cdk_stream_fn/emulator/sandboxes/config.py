@@ -12,6 +12,10 @@ from pathlib import Path
 
 from cdk_stream_fn.emulator import limits
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from cdk_stream_fn.platform_roots.launch import PlatformRoot
+
 #: Host variables a runtime keeps: what it needs to start (PATH, HOME, locale, temp dir) and the
 #: developer's AWS credentials, which stand in for the execution role as `sam local` does.
 PASSTHROUGH_VARIABLES = (
@@ -65,6 +69,10 @@ class FunctionConfig:
     `runtime_command` replaces `python -m stream_fn` (e.g. `python -m awslambdaric` or Node's
     `aws-lambda-ric`); the handler is appended to it as the last argument, which is how those runtime
     clients take it, unless the command contains `{handler}`.
+
+    `platform` runs the runtime in a platform root (Lambda's interpreter and architecture, the runtime
+    layer on /opt, the code on /var/task) started by the root's `/var/runtime/bootstrap`, or
+    `runtime_command` inside the root when both are given.
     """
 
     name: str
@@ -93,10 +101,18 @@ class FunctionConfig:
     #: SnapStart (`SnapStart: {ApplyOn: PublishedVersions}`): the runtime starts with the `snap-start` init
     #: type, and its init ends in a snapshot restored for the first invocation (`sandboxes.snap_start`).
     snap_start: bool = False
+    platform: PlatformRoot | None = None
 
     @property
     def arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{limits.ACCOUNT_ID}:function:{self.name}"
+
+    @property
+    def init_timeout_seconds(self) -> float:
+        """How long the runtime may take to initialize: Lambda's 10 s, stretched for a root that runs
+        through qemu (10 to 30 times slower), where importing a framework alone can take longer."""
+        factor = 1.0 if self.platform is None else self.platform.init_timeout_factor
+        return limits.INIT_TIMEOUT_SECONDS * factor
 
     def problems(self) -> list[str]:
         """Everything wrong with this configuration, each naming the setting and how to fix it."""
@@ -126,8 +142,33 @@ class FunctionConfig:
         return [*self.runtime_command, self.handler]
 
     def execution_env(self) -> str:
+        if self.platform is not None:
+            return f"AWS_Lambda_{self.platform.platform.runtime}"
         runtime = self.runtime or f"python{sys.version_info.major}.{sys.version_info.minor}"
         return f"AWS_Lambda_{runtime}"
+
+
+@dataclass(frozen=True)
+class RuntimeLaunch:
+    """How a sandbox starts its runtime process: argv, environment and working directory."""
+
+    command: list[str]
+    environment: dict[str, str]
+    cwd: Path
+
+
+def runtime_launch(config: FunctionConfig, runtime_api: str) -> RuntimeLaunch:
+    """The runtime process for `config`, on this machine or, with `config.platform`, in its root."""
+    environment = lambda_environment(config, runtime_api)
+    if config.platform is None:
+        return RuntimeLaunch(config.command(), environment, config.code_dir)
+    command, environment, cwd = config.platform.launch(
+        environment,
+        code_dir=config.code_dir,
+        function_environment=config.environment,
+        command=None if config.runtime_command is None else config.command(),
+    )
+    return RuntimeLaunch(command, environment, cwd)
 
 
 def log_stream_name() -> str:

@@ -35,7 +35,7 @@ from cdk_stream_fn.contract import MB
 from cdk_stream_fn.emulator import limits, platform_errors
 from cdk_stream_fn.emulator.platform_errors import FunctionError
 from cdk_stream_fn.emulator.sandboxes import memory
-from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig, lambda_environment
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig, runtime_launch
 from cdk_stream_fn.emulator.sandboxes.invocation import Invocation
 from cdk_stream_fn.emulator.sandboxes.lifecycle import Phase
 from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
@@ -69,7 +69,8 @@ def print_log_line(function_name: str, line: str) -> None:
 class Sandbox:
     """A runtime process and its Runtime API; runs one invocation at a time.
 
-    `init_timeout_seconds` is the init phase's limit (Lambda's 10 s; shorter in tests);
+    `init_timeout_seconds` is the init phase's limit (default: the config's, Lambda's 10 s, stretched under
+    qemu; shorter in tests);
     `restore_timeout_seconds` SnapStart's limit from the restore to the runtime's first `/next` (10 s).
     """
 
@@ -80,11 +81,13 @@ class Sandbox:
         shape_bandwidth: bool = False,
         log_sink: LogSink | None = print_log_line,
         index: int = 0,
-        init_timeout_seconds: float = limits.INIT_TIMEOUT_SECONDS,
+        init_timeout_seconds: float | None = None,
         restore_timeout_seconds: float = limits.RESTORE_TIMEOUT_SECONDS,
     ) -> None:
         self.config = config
-        self.init_timeout_seconds = init_timeout_seconds
+        self.init_timeout_seconds = (
+            config.init_timeout_seconds if init_timeout_seconds is None else init_timeout_seconds
+        )
         self.restore_timeout_seconds = restore_timeout_seconds
         self.name = f"{config.name}#{index}"
         self.shape_bandwidth = shape_bandwidth
@@ -124,14 +127,14 @@ class Sandbox:
             self.api.reset(platform_errors.runtime_gone())
             await self.api.close_connections()
             await self._drain_pumps()
-        command = self.config.command()
-        environment = lambda_environment(self.config, self.api.address)
+        launch = runtime_launch(self.config, self.api.address)
+        command = launch.command
         output = asyncio.subprocess.PIPE if self.log_sink is not None else None
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *command,
-                cwd=self.config.code_dir,
-                env=environment,
+                cwd=launch.cwd,
+                env=launch.environment,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=output,
                 stderr=output,
