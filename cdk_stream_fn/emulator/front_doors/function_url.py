@@ -31,9 +31,9 @@ from cdk_stream_fn.emulator.http.connection import (
     BodyTooLarge,
     ClientGone,
     HttpConnection,
-    HttpServer,
     Request,
 )
+from cdk_stream_fn.emulator.http.server import HttpServer
 from cdk_stream_fn.emulator.sandboxes.invocation import (
     Invocation,
     InvocationFailed,

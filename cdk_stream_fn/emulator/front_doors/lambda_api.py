@@ -32,9 +32,9 @@ from cdk_stream_fn.emulator.http.connection import (
     BodyTooLarge,
     ClientGone,
     HttpConnection,
-    HttpServer,
     Request,
 )
+from cdk_stream_fn.emulator.http.server import HttpServer
 from cdk_stream_fn.emulator.sandboxes.bodies import response_too_large
 from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation, InvocationFailed
 from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
