@@ -6,6 +6,7 @@ import h11
 import pytest
 
 from cdk_stream_fn.emulator.http.exchange import Exchange
+from cdk_stream_fn.emulator.http.framing import UnsafeHeaderError
 from cdk_stream_fn.emulator.http.parsing import Request
 
 
@@ -102,3 +103,67 @@ def test_a_second_response_to_one_request_is_refused() -> None:
 
     with pytest.raises(RuntimeError, match="already sent"):
         exchange.start_response(200, [])
+
+
+@pytest.mark.parametrize(
+    ("method", "version", "status"),
+    [
+        ("GET", "1.1", 204),
+        ("GET", "1.1", 304),
+        ("POST", "1.1", 204),
+        ("HEAD", "1.1", 204),
+        ("HEAD", "1.1", 304),
+        ("GET", "1.0", 204),
+    ],
+)
+def test_204_and_304_end_with_their_head_and_drop_any_body(method: str, version: str, status: int) -> None:
+    exchange = Exchange(request(method, version))
+    wire = streamed(exchange, status, [b"dropped", b" as well", b" and this"])
+
+    assert wire.endswith(b"\r\n\r\n") and wire.count(b"\r\n\r\n") == 1, "the head and nothing after it"
+    assert b"transfer-encoding" not in wire
+    assert b"content-length" not in wire
+    if version == "1.1":
+        head, body, ended = read_back(method, wire + b"HTTP/1.1 200 OK\r\n")
+        assert (head.status_code, body, ended) == (status, b"", True)
+    assert exchange.close_after_response is (version == "1.0")
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_a_whole_204_or_304_has_no_content_length(status: int) -> None:
+    exchange = Exchange(request())
+    wire = b"".join(exchange.whole_response(status, b"", content_type="application/json"))
+
+    head, body, ended = read_back("GET", wire)
+    assert (head.status_code, body, ended) == (status, b"", True)
+    assert b"content-length" not in wire
+
+
+def test_a_whole_204_with_a_body_is_a_mistake_of_the_caller() -> None:
+    with pytest.raises(ValueError, match="a 204 response has no body, got 3 bytes"):
+        Exchange(request()).whole_response(204, b"abc", content_type="text/plain")
+
+
+@pytest.mark.parametrize("status", [100, 101, 103, 199])
+def test_a_final_response_is_never_interim(status: int) -> None:
+    exchange = Exchange(request())
+
+    with pytest.raises(ValueError, match="status from 200"):
+        exchange.start_response(status, [])
+    assert not exchange.response_started
+
+
+@pytest.mark.parametrize("send", ["whole", "streamed"])
+def test_a_head_that_cannot_be_sent_leaves_the_exchange_free_to_answer_an_error(send: str) -> None:
+    exchange = Exchange(request())
+    headers = [("x-note", "caf\u00e9 \u2713")]
+
+    with pytest.raises(UnsafeHeaderError, match="header 'x-note' has '\u2713'"):
+        if send == "whole":
+            exchange.whole_response(200, b"ok", content_type="text/plain", headers=headers)
+        else:
+            exchange.start_response(200, headers)
+
+    assert not exchange.response_started
+    wire = b"".join(exchange.whole_response(502, b"{}", content_type="application/json"))
+    assert read_back("GET", wire)[0].status_code == 502

@@ -3,7 +3,14 @@
 Sans-IO, as h11 is: the connection feeds it the request and asks it for the bytes of each part of the
 response, which it then writes. A response goes out either whole (`whole_response`: a Content-Length
 body) or in pieces (`start_response`, `body`, `end_response`: chunked for HTTP/1.1, delimited by the
-close for HTTP/1.0). The answer to HEAD carries the head only.
+close for HTTP/1.0).
+
+Some responses have no body whatever their headers say (RFC 9112 6.3): the answer to HEAD (RFC 9110
+9.3.2: the head a GET would get), and 204 and 304 (RFC 9110 15.3.5, 15.4.5), which get neither
+Content-Length nor Transfer-Encoding and end with their head, so the connection stays usable. Body bytes
+given for them are dropped here; the caller logs them if they came from a function. A final response is
+never 1xx. Each head is built, and so checked, before the exchange counts the response as started: a
+header that cannot be sent leaves the exchange free to answer with an error instead.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from cdk_stream_fn.emulator.http.framing import (
     chunk_header,
     plain_response_head,
     response_head,
+    status_has_body,
 )
 from cdk_stream_fn.emulator.http.parsing import Request
 
@@ -35,6 +43,7 @@ class Exchange:
         "reading_body",
         "request",
         "response_started",
+        "sends_body",
         "trailers",
     )
 
@@ -50,6 +59,8 @@ class Exchange:
         #: The connection closes after this response (either side said so).
         self.must_close = request is None or not request.keep_alive
         self.response_started = False
+        #: The started response carries body bytes (not for HEAD, 204 or 304).
+        self.sends_body = False
         self.chunked = False
 
     def whole_response(
@@ -61,41 +72,58 @@ class Exchange:
         headers: Iterable[tuple[str, str]] = (),
         close: bool = False,
     ) -> tuple[bytes, ...]:
-        """The bytes of a whole response with a Content-Length body; `close` ends the connection after it."""
-        close = self._start(close)
-        if headers:
-            fields = [("content-type", content_type), ("content-length", str(len(body))), *headers]
+        """The bytes of a whole response with a Content-Length body; `close` ends the connection after it.
+
+        A 204 or 304 gets no Content-Length and must come without a body.
+        """
+        self._check_can_start(status)
+        close = close or self.must_close
+        has_body = status_has_body(status)
+        if has_body and not headers:
+            head = plain_response_head(status, content_type, len(body), close)
+        else:
+            if body and not has_body:
+                raise ValueError(f"a {status} response has no body, got {len(body)} bytes")
+            fields = [("content-type", content_type)]
+            if has_body:
+                fields.append(("content-length", str(len(body))))
+            fields += headers
             if close:
                 fields.append(("connection", "close"))
             head = response_head(status, fields)
-        else:
-            head = plain_response_head(status, content_type, len(body), close)
+        self._started(close)
         return (head, body) if body and not self.head_only else (head,)
 
     def start_response(
         self, status: int, headers: Iterable[tuple[str, str]], body: bytes = b""
     ) -> list[bytes]:
         """The head of a response whose body follows in pieces, and its first piece `body`."""
+        self._check_can_start(status)
         fields = list(headers)
-        if self.request is None or self.request.http_version == "1.1":
+        has_body = status_has_body(status)
+        chunked = has_body and (self.request is None or self.request.http_version == "1.1")
+        close = self.must_close or (has_body and not chunked)  # HTTP/1.0: the close ends the body
+        if chunked:
             fields.append(("transfer-encoding", "chunked"))
-            self.chunked = True
-        else:
-            self.must_close = True
-        if self._start(False):
+        if close:
             fields.append(("connection", "close"))
-        return [response_head(status, fields), *self.body(body)]
+        head = response_head(status, fields)
+        self._started(close)
+        self.chunked = chunked
+        self.sends_body = has_body and not self.head_only
+        return [head, *self.body(body)]
 
     def body(self, data: bytes) -> list[bytes]:
-        """The bytes that carry `data` as the next piece of a started body (nothing for empty data)."""
-        if not data or self.head_only:
+        """The bytes that carry `data` as the next piece of a started body (nothing for empty data, and
+        nothing for a response without a body)."""
+        if not data or not self.sends_body:
             return []
         return [chunk_header(len(data)), data, CRLF] if self.chunked else [data]
 
     def end_response(self, data: bytes = b"") -> list[bytes]:
         """The last piece `data` of a started body, and what ends the body."""
         parts = self.body(data)
-        if self.chunked and not self.head_only:
+        if self.chunked and self.sends_body:
             parts.append(LAST_CHUNK)
         return parts
 
@@ -104,12 +132,14 @@ class Exchange:
         """The connection must close after this response (either side said so, or the body is unread)."""
         return self.must_close or self.reading_body
 
-    def _start(self, close: bool) -> bool:
-        """Note that the response starts (once only); return whether the connection closes after it."""
+    def _check_can_start(self, status: int) -> None:
         if self.response_started:
             raise RuntimeError("a response was already sent for this request")
+        if not 200 <= status <= 999:
+            raise ValueError(f"a final response needs a status from 200 to 999, got {status}")
+
+    def _started(self, close: bool) -> None:
+        """The response's head is built and about to go out."""
         self.response_started = True
         self.awaiting_continue = False
-        if close:
-            self.must_close = True
-        return self.must_close
+        self.must_close = close
