@@ -12,6 +12,7 @@ from typing import TypeVar
 from cdk_stream_fn.contract import DEFAULT_API_PORT, DEFAULT_MAX_SANDBOXES, DEFAULT_URL_PORT
 from cdk_stream_fn.emulator.front_doors.function_url import FunctionUrlServer
 from cdk_stream_fn.emulator.front_doors.lambda_api import LambdaApiServer
+from cdk_stream_fn.emulator.http.settings import ServerSettings
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
 from cdk_stream_fn.emulator.sandboxes.sandbox import LogSink, print_log_line
@@ -32,7 +33,11 @@ class Endpoint:
 
 
 class Emulator:
-    """Serves `functions` on `host`: URLs from `url_port` upward (0: any free port), the Lambda API on `api_port`."""
+    """Serves `functions` on `host`: URLs from `url_port` upward (0: any free port), the Lambda API on `api_port`.
+
+    `http_settings` are the timeouts and connection cap of the URL servers and the Lambda API
+    (`ServerSettings()`'s defaults unless given); the Runtime API has none.
+    """
 
     def __init__(
         self,
@@ -44,6 +49,7 @@ class Emulator:
         max_sandboxes: int = DEFAULT_MAX_SANDBOXES,
         shape_bandwidth: bool = False,
         log_sink: LogSink | None = print_log_line,
+        http_settings: ServerSettings | None = None,
     ) -> None:
         names = [f.name for f in functions]
         duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -53,6 +59,7 @@ class Emulator:
         self.host = host
         self.url_port = url_port
         self.api_port = api_port
+        self.http_settings = http_settings or ServerSettings()
         self.pools = {
             f.name: FunctionPool(
                 f, max_sandboxes=max_sandboxes, shape_bandwidth=shape_bandwidth, log_sink=log_sink
@@ -82,14 +89,16 @@ class Emulator:
             for function in self.functions:
                 by_name.update((alias, self.pools[function.name]) for alias in function.aliases)
             region = self.functions[0].region if self.functions else "us-east-1"
-            self.api = await _listen(LambdaApiServer(by_name, region=region), self.host, self.api_port)
+            self.api = await _listen(
+                LambdaApiServer(by_name, region=region, settings=self.http_settings), self.host, self.api_port
+            )
             next_port = self.url_port
             for function in self.functions:
                 if not function.has_url:
                     continue
                 if next_port and next_port == self.api_port:
                     next_port += 1
-                server = FunctionUrlServer(self.pools[function.name])
+                server = FunctionUrlServer(self.pools[function.name], settings=self.http_settings)
                 self.url_servers[function.name] = await _listen(server, self.host, next_port)
                 next_port = next_port + 1 if next_port else 0
             if warm:

@@ -14,7 +14,9 @@ Failure answers, and what each is based on:
 - an error after the body started (error trailers, timeout, the 200 MB cap): the error is logged and
   the connection dropped without the final chunk, so HTTP clients see a truncated response rather
   than a complete one (AWS documents no status for this case; a clean end would hide the error).
-A client that disconnects does not stop the function: it runs to its end, as on Lambda.
+A client that disconnects does not stop the function: it runs to its end, as on Lambda. Neither does a
+client that is too slow: a request head or body that does not arrive in time gets 408, and a client that
+reads none of a response for a while is dropped (`ServerSettings`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from cdk_stream_fn.emulator.http.connection import (
 )
 from cdk_stream_fn.emulator.http.framing import UnsafeHeaderError, status_has_body
 from cdk_stream_fn.emulator.http.server import HttpServer
+from cdk_stream_fn.emulator.http.settings import ServerSettings
 from cdk_stream_fn.emulator.sandboxes.invocation import (
     Invocation,
     InvocationFailed,
@@ -63,12 +66,15 @@ _HOP_BY_HOP = frozenset(
 
 
 class FunctionUrlServer:
-    """Serves one function's URL."""
+    """Serves one function's URL; `settings` are its timeouts and connection cap (`ServerSettings()`'s
+    defaults unless given)."""
 
-    def __init__(self, pool: FunctionPool) -> None:
+    def __init__(self, pool: FunctionPool, *, settings: ServerSettings | None = None) -> None:
         self.pool = pool
         self.config = pool.config
-        self._http = HttpServer(name=f"{self.config.name} URL", serve=self._serve)
+        self._http = HttpServer(
+            name=f"{self.config.name} URL", serve=self._serve, settings=settings or ServerSettings()
+        )
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> FunctionUrlServer:
         await self._http.start(host, port)

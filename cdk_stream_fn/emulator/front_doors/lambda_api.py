@@ -35,6 +35,7 @@ from cdk_stream_fn.emulator.http.connection import (
     Request,
 )
 from cdk_stream_fn.emulator.http.server import HttpServer
+from cdk_stream_fn.emulator.http.settings import ServerSettings
 from cdk_stream_fn.emulator.sandboxes.bodies import response_too_large
 from cdk_stream_fn.emulator.sandboxes.invocation import FunctionError, Invocation, InvocationFailed
 from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
@@ -62,12 +63,19 @@ class ApiError(Exception):
 
 
 class LambdaApiServer:
-    """`Invoke` and `InvokeWithResponseStream` for the functions in `pools` (name or alias to pool)."""
+    """`Invoke` and `InvokeWithResponseStream` for the functions in `pools` (name or alias to pool);
+    `settings` are the server's timeouts and connection cap (`ServerSettings()`'s defaults unless given)."""
 
-    def __init__(self, pools: Mapping[str, FunctionPool], *, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        pools: Mapping[str, FunctionPool],
+        *,
+        region: str = "us-east-1",
+        settings: ServerSettings | None = None,
+    ) -> None:
         self.pools = dict(pools)
         self.region = region
-        self._http = HttpServer(name="Lambda API", serve=self._serve)
+        self._http = HttpServer(name="Lambda API", serve=self._serve, settings=settings or ServerSettings())
         self._background: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> LambdaApiServer:

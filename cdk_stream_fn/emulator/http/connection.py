@@ -12,6 +12,12 @@ request head, body piece or end of body, and `send_response` / `start_response` 
 - `attach`: a callback run inside the protocol whenever input arrives (`on_input`), which answers on
   the spot. No task and no event-loop hop between a request's last byte and its answer; the Runtime API,
   which every invocation crosses twice, uses it.
+
+Timeouts (`ServerSettings`) apply while the serving coroutine waits for the peer, and only then: for a
+request head (`header_timeout`: 408 once part of a head came, a quiet close if nothing did), between
+requests (`keep_alive_timeout`: a quiet close), for the next piece of a body (`body_timeout`: 408), and
+while the peer reads none of the response (`send_timeout`: the connection is dropped). While the server
+itself works on an answer, nothing is timed: that is the function's timeout's job.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from cdk_stream_fn.emulator.http.exchange import Exchange
 from cdk_stream_fn.emulator.http.flow import FlowControl
 from cdk_stream_fn.emulator.http.framing import CONTINUE
 from cdk_stream_fn.emulator.http.parsing import BadRequest, EndOfMessage, Request, RequestParser
+from cdk_stream_fn.emulator.http.settings import ServerSettings
 
 log = logging.getLogger("cdk_stream_fn.emulator")
 
@@ -44,6 +51,8 @@ __all__ = [
     "EndOfMessage",
     "HttpConnection",
     "Request",
+    "RequestTimeout",
+    "SendTimeout",
     "reject",
     "reject_bad_request",
 ]
@@ -62,14 +71,33 @@ class ClientGone(Exception):
     """The peer closed the connection (or reset it) while we were reading or writing."""
 
 
+class SendTimeout(ClientGone):
+    """The peer read none of the response for `send_timeout` seconds; the connection was dropped."""
+
+
+class RequestTimeout(Exception):
+    """The peer did not send what it owes in time.
+
+    `status` is the answer it gets (408), or None where there is nobody to answer: the connection sent
+    nothing of a next request, and is closed quietly.
+    """
+
+    def __init__(self, message: str, status: int | None = 408) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class HttpConnection(asyncio.BufferedProtocol):
     """One server-side HTTP/1.1 connection; `on_open` is called once it is connected."""
 
     transport: asyncio.Transport
     _flow: FlowControl
 
-    def __init__(self, on_open: Callable[[HttpConnection], None]) -> None:
+    def __init__(
+        self, on_open: Callable[[HttpConnection], None], settings: ServerSettings | None = None
+    ) -> None:
         self._on_open = on_open
+        self._settings = settings or ServerSettings.unbounded()
         self.peer: tuple[str, int] = ("127.0.0.1", 0)
         #: Called inside the protocol whenever input (or its end) is waiting to be taken; see `attach`.
         self.on_input: Callable[[], None] | None = None
@@ -81,10 +109,19 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._parser = RequestParser()
         self._buffer = memoryview(bytearray(limits.READ_SIZE))
         self._exchange = Exchange()
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[bool] | None = None
         self._discarding = False
         self._eof = False
         self._lost = False
+        self._opened_at = self._loop.time()
+        #: Requests started on this connection so far.
+        self._requests = 0
+        #: Since when the serving coroutine has waited for a request of which nothing has arrived yet;
+        #: None while a request is read or answered. The server closes its oldest idle connection first.
+        self.idle_since: float | None = None
+        #: Called when the connection turns idle (a server at its cap can then close it to make room).
+        self.on_idle: Callable[[], None] | None = None
+        self._head_started_at: float | None = None
 
     # -- asyncio protocol callbacks ---------------------------------------------------------------
 
@@ -132,7 +169,7 @@ class HttpConnection(asyncio.BufferedProtocol):
     def _input_arrived(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            waiter.set_result(True)
         if self.on_input is not None:
             try:
                 self.on_input()
@@ -158,6 +195,7 @@ class HttpConnection(asyncio.BufferedProtocol):
             return event
         if isinstance(event, Request):
             self._exchange = Exchange(event, reading_body=parser.take_end() is None)
+            self._requests += 1
         elif isinstance(event, EndOfMessage):
             exchange = self._exchange
             exchange.reading_body = False
@@ -184,6 +222,11 @@ class HttpConnection(asyncio.BufferedProtocol):
         return self._eof or self._parser.closed
 
     @property
+    def connected(self) -> bool:
+        """The transport is set up (the server accepted the socket a moment before)."""
+        return hasattr(self, "transport")
+
+    @property
     def lost(self) -> bool:
         """The connection is closed both ways (by the peer, or by us)."""
         return self._lost
@@ -202,28 +245,74 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     # -- reading: coroutines ----------------------------------------------------------------------
 
+    @property
+    def idle(self) -> bool:
+        """The connection waits for a request of which nothing has arrived: closing it loses nothing."""
+        return self.idle_since is not None and not self._parser.reading_head and not self._lost
+
     async def next_request(self) -> Request | None:
         """The next request head, or None when the peer is done (it closed, or upgraded the connection).
 
-        Raises `BadRequest` for malformed input. A request without a body is read to its end here.
+        Raises `BadRequest` for malformed input and `RequestTimeout` when the peer takes too long (see
+        `ServerSettings`). A request without a body is read to its end here.
         """
-        event = await self._next()
-        if event is None:
-            return None
+        try:
+            while (event := self.take()) is None:
+                if self.input_ended:
+                    return None
+                deadline, message, status = self._request_deadline()
+                if not await self._wait_for_input(deadline):
+                    self._exchange = Exchange()  # the answer, if any, is to the unfinished request
+                    raise RequestTimeout(message, status)
+        finally:
+            self.idle_since = self._head_started_at = None
         assert isinstance(event, Request), f"the previous request's body was not read: {event!r}"
         return event
+
+    def _request_deadline(self) -> tuple[float | None, str, int | None]:
+        """When waiting for the next request times out: the deadline, what the peer did, the answer."""
+        settings = self._settings
+        first = self._requests == 0
+        if self._parser.reading_head:
+            self.idle_since = None
+            if self._head_started_at is None:
+                self._head_started_at = self._loop.time()
+            if settings.header_timeout is None:
+                return None, "", None
+            start = self._opened_at if first else self._head_started_at
+            message = f"sent no complete request head within {settings.header_timeout:g} s"
+            return start + settings.header_timeout, message, 408
+        since = self.idle_since
+        if since is None:
+            since = self.idle_since = self._loop.time()
+            if self.on_idle is not None:
+                self.on_idle()  # which may close this connection at once to make room
+        if first:
+            if settings.header_timeout is None:
+                return None, "", None
+            message = f"sent no request within {settings.header_timeout:g} s of connecting"
+            return self._opened_at + settings.header_timeout, message, None
+        if settings.keep_alive_timeout is None:
+            return None, "", None
+        message = f"was idle for {settings.keep_alive_timeout:g} s after its last response"
+        return since + settings.keep_alive_timeout, message, None
 
     async def receive(self) -> bytes | None:
         """The next piece of the request body as it arrives; None at its end (`trailers` is then set).
 
-        Raises `BadRequest` for a malformed body and `ClientGone` when the peer closes before its end.
+        Raises `BadRequest` for a malformed body, `RequestTimeout` when no body bytes came for
+        `body_timeout` seconds, and `ClientGone` when the peer closes before its end.
         """
         if not self._exchange.reading_body:
             return None
         self.accept_body()
-        event = await self._next()
-        if event is None:
-            raise ClientGone("the peer closed the connection before the request body ended")
+        body_timeout = self._settings.body_timeout
+        while (event := self.take()) is None:
+            if self.input_ended:
+                raise ClientGone("the peer closed the connection before the request body ended")
+            deadline = None if body_timeout is None else self._loop.time() + body_timeout
+            if not await self._wait_for_input(deadline):
+                raise RequestTimeout(f"sent no request body bytes for {body_timeout:g} s")
         return event if type(event) is bytes else None
 
     async def read_body(self, limit: int) -> bytes:
@@ -241,20 +330,17 @@ class HttpConnection(asyncio.BufferedProtocol):
             parts.append(data)
         return b"".join(parts)
 
-    async def _next(self) -> Request | bytes | EndOfMessage | None:
-        while (event := self.take()) is None:
-            if self.input_ended:
-                return None
-            await self._wait_for_input()
-        return event
-
-    async def _wait_for_input(self) -> None:
-        """Wait until input (or its end) arrives."""
-        self._waiter = self._loop.create_future()
+    async def _wait_for_input(self, deadline: float | None = None) -> bool:
+        """Wait until input (or its end) arrives: True, or False once the loop's clock passes `deadline`."""
+        waiter: asyncio.Future[bool] = self._loop.create_future()
+        self._waiter = waiter
+        timer = self._loop.call_at(deadline, _settle, waiter) if deadline is not None else None
         try:
-            await self._waiter
+            return await waiter
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -322,9 +408,11 @@ class HttpConnection(asyncio.BufferedProtocol):
         await self.drain()
 
     async def drain(self) -> None:
-        """Wait while the transport holds more than its high-water mark; `ClientGone` if the peer left."""
-        if not self._lost:
-            await self._flow.drain()
+        """Wait while the transport holds more than its high-water mark; `ClientGone` if the peer left,
+        `SendTimeout` (after dropping the connection) if it read nothing for `send_timeout` seconds."""
+        if not self._lost and not await self._flow.drain(self._settings.send_timeout):
+            self.abort()
+            raise SendTimeout(f"read none of the response for {self._settings.send_timeout:g} s")
         if self._lost:
             raise ClientGone("the peer closed the connection")
 
@@ -385,6 +473,16 @@ class HttpConnection(asyncio.BufferedProtocol):
     def abort(self) -> None:
         """Drop the connection at once, so an unfinished chunked body reads as truncated."""
         self.transport.abort()
+
+    def close_idle(self) -> None:
+        """Close a connection that waits for a request (`idle`): the serving coroutine sees the input end."""
+        self.idle_since = None
+        self.transport.close()
+
+
+def _settle(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 def reject(connection: HttpConnection, status: int, body: bytes) -> None:
