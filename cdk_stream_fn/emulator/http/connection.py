@@ -32,7 +32,7 @@ from typing import cast
 
 from cdk_stream_fn.emulator import limits
 from cdk_stream_fn.emulator.http.exchange import Exchange
-from cdk_stream_fn.emulator.http.flow import FlowControl
+from cdk_stream_fn.emulator.http.flow import PAUSE_ABOVE, FlowControl
 from cdk_stream_fn.emulator.http.framing import CONTINUE
 from cdk_stream_fn.emulator.http.parsing import BadRequest, EndOfMessage, Request, RequestParser
 from cdk_stream_fn.emulator.http.settings import ServerSettings
@@ -85,6 +85,14 @@ class RequestTimeout(Exception):
     def __init__(self, message: str, status: int | None = 408) -> None:
         super().__init__(message)
         self.status = status
+
+
+#: What a peer did when waiting for its next request timed out, and the answer it gets.
+_REQUEST_TIMEOUTS: dict[str, tuple[str, int | None]] = {
+    "head": ("sent no complete request head within {0.header_timeout:g} s", 408),
+    "first": ("sent no request within {0.header_timeout:g} s of connecting", None),
+    "idle": ("was idle for {0.keep_alive_timeout:g} s after its last response", None),
+}
 
 
 class HttpConnection(asyncio.BufferedProtocol):
@@ -141,7 +149,8 @@ class HttpConnection(asyncio.BufferedProtocol):
             return
         parser = self._parser
         parser.feed(self._buffer[:nbytes])
-        self._flow.input_queued(parser.queued_bytes)
+        if parser.queued_bytes > PAUSE_ABOVE:
+            self._flow.input_queued(parser.queued_bytes)
         self._input_arrived()
 
     def eof_received(self) -> bool:
@@ -194,7 +203,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         if event is None or type(event) is bytes:
             return event
         if isinstance(event, Request):
-            self._exchange = Exchange(event, reading_body=parser.take_end() is None)
+            self._exchange = Exchange(event, parser.take_end() is None)
             self._requests += 1
         elif isinstance(event, EndOfMessage):
             exchange = self._exchange
@@ -260,17 +269,18 @@ class HttpConnection(asyncio.BufferedProtocol):
             while (event := self.take()) is None:
                 if self.input_ended:
                     return None
-                deadline, message, status = self._request_deadline()
+                deadline, why = self._request_deadline()
                 if not await self._wait_for_input(deadline):
                     self._exchange = Exchange()  # the answer, if any, is to the unfinished request
-                    raise RequestTimeout(message, status)
+                    message, status = _REQUEST_TIMEOUTS[why]
+                    raise RequestTimeout(message.format(self._settings), status)
         finally:
             self.idle_since = self._head_started_at = None
         assert isinstance(event, Request), f"the previous request's body was not read: {event!r}"
         return event
 
-    def _request_deadline(self) -> tuple[float | None, str, int | None]:
-        """When waiting for the next request times out: the deadline, what the peer did, the answer."""
+    def _request_deadline(self) -> tuple[float | None, str]:
+        """When waiting for the next request times out, and why (a key of `_REQUEST_TIMEOUTS`)."""
         settings = self._settings
         first = self._requests == 0
         if self._parser.reading_head:
@@ -278,10 +288,9 @@ class HttpConnection(asyncio.BufferedProtocol):
             if self._head_started_at is None:
                 self._head_started_at = self._loop.time()
             if settings.header_timeout is None:
-                return None, "", None
+                return None, "head"
             start = self._opened_at if first else self._head_started_at
-            message = f"sent no complete request head within {settings.header_timeout:g} s"
-            return start + settings.header_timeout, message, 408
+            return start + settings.header_timeout, "head"
         since = self.idle_since
         if since is None:
             since = self.idle_since = self._loop.time()
@@ -289,13 +298,11 @@ class HttpConnection(asyncio.BufferedProtocol):
                 self.on_idle()  # which may close this connection at once to make room
         if first:
             if settings.header_timeout is None:
-                return None, "", None
-            message = f"sent no request within {settings.header_timeout:g} s of connecting"
-            return self._opened_at + settings.header_timeout, message, None
+                return None, "first"
+            return self._opened_at + settings.header_timeout, "first"
         if settings.keep_alive_timeout is None:
-            return None, "", None
-        message = f"was idle for {settings.keep_alive_timeout:g} s after its last response"
-        return since + settings.keep_alive_timeout, message, None
+            return None, "idle"
+        return since + settings.keep_alive_timeout, "idle"
 
     async def receive(self) -> bytes | None:
         """The next piece of the request body as it arrives; None at its end (`trailers` is then set).

@@ -16,6 +16,7 @@ header that cannot be sent leaves the exchange free to answer with an error inst
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NoReturn
 
 from cdk_stream_fn.emulator.http.framing import (
     CRLF,
@@ -47,7 +48,7 @@ class Exchange:
         "trailers",
     )
 
-    def __init__(self, request: Request | None = None, *, reading_body: bool = False) -> None:
+    def __init__(self, request: Request | None = None, reading_body: bool = False) -> None:
         self.request = request
         #: The request's body has not been read to its end yet.
         self.reading_body = reading_body
@@ -76,7 +77,8 @@ class Exchange:
 
         A 204 or 304 gets no Content-Length and must come without a body.
         """
-        self._check_can_start(status)
+        if self.response_started or not 200 <= status <= 999:
+            self._refuse(status)
         close = close or self.must_close
         has_body = status_has_body(status)
         if has_body and not headers:
@@ -91,14 +93,18 @@ class Exchange:
             if close:
                 fields.append(("connection", "close"))
             head = response_head(status, fields)
-        self._started(close)
+        # Only now, with the head built and checked, has the response started.
+        self.response_started = True
+        self.awaiting_continue = False
+        self.must_close = close
         return (head, body) if body and not self.head_only else (head,)
 
     def start_response(
         self, status: int, headers: Iterable[tuple[str, str]], body: bytes = b""
     ) -> list[bytes]:
         """The head of a response whose body follows in pieces, and its first piece `body`."""
-        self._check_can_start(status)
+        if self.response_started or not 200 <= status <= 999:
+            self._refuse(status)
         fields = list(headers)
         has_body = status_has_body(status)
         chunked = has_body and (self.request is None or self.request.http_version == "1.1")
@@ -108,7 +114,9 @@ class Exchange:
         if close:
             fields.append(("connection", "close"))
         head = response_head(status, fields)
-        self._started(close)
+        self.response_started = True
+        self.awaiting_continue = False
+        self.must_close = close
         self.chunked = chunked
         self.sends_body = has_body and not self.head_only
         return [head, *self.body(body)]
@@ -132,14 +140,7 @@ class Exchange:
         """The connection must close after this response (either side said so, or the body is unread)."""
         return self.must_close or self.reading_body
 
-    def _check_can_start(self, status: int) -> None:
+    def _refuse(self, status: int) -> NoReturn:
         if self.response_started:
             raise RuntimeError("a response was already sent for this request")
-        if not 200 <= status <= 999:
-            raise ValueError(f"a final response needs a status from 200 to 999, got {status}")
-
-    def _started(self, close: bool) -> None:
-        """The response's head is built and about to go out."""
-        self.response_started = True
-        self.awaiting_continue = False
-        self.must_close = close
+        raise ValueError(f"a final response needs a status from 200 to 999, got {status}")

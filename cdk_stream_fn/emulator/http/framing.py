@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from http import HTTPStatus
 
 #: `100 Continue`, sent when a client that asked for it (`Expect: 100-continue`) may send its body.
@@ -25,10 +25,11 @@ _REASONS = {status.value: status.phrase for status in HTTPStatus}
 #: RFC 9110 5.6.2: what a header name is made of.
 _TOKEN_CHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _TOKEN = re.compile(_TOKEN_CHARS)
-#: Header names joined with ":" (which no token holds): each one a non-empty token.
-_NAMES = re.compile(f"{_TOKEN_CHARS}(?::{_TOKEN_CHARS})*")
 #: RFC 9110 5.5: a field value is visible ASCII, space, tab and obs-text (bytes 0x80-0xFF, Latin-1 here).
+_VALUE_CHARS = r"[\t\x20-\x7e\x80-\xff]*"
 _NOT_IN_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+#: Header lines joined by CRLF, each a token, ": " and a field value: checked in one pass.
+_FIELDS = re.compile(f"{_TOKEN_CHARS}: {_VALUE_CHARS}(?:\r\n{_TOKEN_CHARS}: {_VALUE_CHARS})*")
 #: Statuses whose responses never have a body, whatever their headers say (RFC 9112 6.3).
 _BODYLESS = frozenset({204, 304})
 
@@ -64,24 +65,23 @@ def value_problem(value: str) -> str | None:
     return f"contains the control character {char!r}"
 
 
-def response_head(status: int, headers: Iterable[tuple[str, str]]) -> bytes:
+def response_head(status: int, headers: Sequence[tuple[str, str]]) -> bytes:
     """The status line and headers of a response, with the standard reason phrase, ready to send.
 
-    Raises `UnsafeHeaderError`, naming the header, for a name that is not a token or a value that is not
-    a field value (CR, LF, NUL, control characters, text outside Latin-1).
+    The head is checked whole, so that it is well-formed HTTP or not sent at all: one line per header,
+    each a token, ": " and a field value. Raises `UnsafeHeaderError`, naming the header, for a name that
+    is not a token or a value with CR, LF, NUL, another control character or text outside Latin-1.
     """
-    headers = list(headers)
-    if headers and (
-        _NAMES.fullmatch(":".join(name for name, _ in headers)) is None
-        or _NOT_IN_VALUE.search("".join(value for _, value in headers)) is not None
-    ):
-        raise UnsafeHeaderError(next(_problems(headers)))
-    fields = [f"{name}: {value}" for name, value in headers]
-    status_line = f"HTTP/1.1 {status} {_REASONS.get(status, '')}"
-    return "\r\n".join([status_line, *fields, "", ""]).encode("latin-1")
+    lines = [f"{name}: {value}" for name, value in headers]
+    fields = "\r\n".join(lines)
+    if lines:
+        if _FIELDS.fullmatch(fields) is None or fields.count("\r\n") != len(lines) - 1:
+            raise UnsafeHeaderError(next(_problems(headers), f"malformed header lines: {fields[:200]!r}"))
+        fields += "\r\n"
+    return f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\n{fields}\r\n".encode("latin-1")
 
 
-def _problems(headers: list[tuple[str, str]]) -> Iterator[str]:
+def _problems(headers: Iterable[tuple[str, str]]) -> Iterator[str]:
     for name, value in headers:
         if not is_token(name):
             yield f"header name {name[:80]!r} is not a valid HTTP token"
