@@ -304,17 +304,22 @@ def test_204_and_304_from_a_starlette_app_leave_the_connection_usable(served: Se
         assert "content-length" not in answer.headers
 
 
-def test_aiohttp_reads_204_and_304_and_the_next_response(served: ServedEmulator) -> None:
+def test_aiohttp_reads_204_304_and_head_and_the_next_response(served: ServedEmulator) -> None:
     async def fetch_all() -> list[tuple[int, bytes]]:
         connector = aiohttp.TCPConnector(limit=1)
         async with aiohttp.ClientSession(connector=connector) as session:
             answers = []
-            for path in ("no-content", "not-modified", "text"):
-                async with session.get(served.url("statuses") + path) as response:
+            for method, path in [
+                ("GET", "no-content"),
+                ("GET", "not-modified"),
+                ("HEAD", "text"),
+                ("GET", "text"),
+            ]:
+                async with session.request(method, served.url("statuses") + path) as response:
                     answers.append((response.status, await response.read()))
             return answers
 
-    assert asyncio.run(fetch_all()) == [(204, b""), (304, b""), (200, b"after")]
+    assert asyncio.run(fetch_all()) == [(204, b""), (304, b""), (200, b""), (200, b"after")]
 
 
 def test_a_204_ends_with_its_head_on_the_wire(served: ServedEmulator) -> None:
