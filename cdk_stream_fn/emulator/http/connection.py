@@ -43,6 +43,8 @@ log = logging.getLogger("cdk_stream_fn.emulator")
 LINGER_SECONDS = 2.0
 #: How long closing waits for the transport to flush what is buffered.
 CLOSE_SECONDS = 2.0
+#: The event loop runs a timer up to its clock's resolution early; a deadline that close has passed.
+_CLOCK_SLACK = 0.001
 
 __all__ = [
     "BadRequest",
@@ -118,6 +120,9 @@ class HttpConnection(asyncio.BufferedProtocol):
         self._buffer = memoryview(bytearray(limits.READ_SIZE))
         self._exchange = Exchange()
         self._waiter: asyncio.Future[bool] | None = None
+        #: When the wait in progress times out, and the timer that checks it (see `_wait_for_input`).
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._discarding = False
         self._eof = False
         self._lost = False
@@ -161,6 +166,9 @@ class HttpConnection(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = self._lost = True
         self._flow.connection_lost()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if not self.closed.done():
             self.closed.set_result(None)
         self._input_arrived()
@@ -203,7 +211,7 @@ class HttpConnection(asyncio.BufferedProtocol):
         if event is None or type(event) is bytes:
             return event
         if isinstance(event, Request):
-            self._exchange = Exchange(event, parser.take_end() is None)
+            self._exchange.begin(event, parser.take_end() is None)
             self._requests += 1
         elif isinstance(event, EndOfMessage):
             exchange = self._exchange
@@ -211,7 +219,7 @@ class HttpConnection(asyncio.BufferedProtocol):
             exchange.trailers = event.trailers
         elif isinstance(event, BadRequest):
             if not self._exchange.reading_body:
-                self._exchange = Exchange()  # a new, malformed request: the previous exchange is over
+                self._exchange.begin(None)  # a new, malformed request: the previous exchange is over
             raise event
         return event
 
@@ -271,7 +279,7 @@ class HttpConnection(asyncio.BufferedProtocol):
                     return None
                 deadline, why = self._request_deadline()
                 if not await self._wait_for_input(deadline):
-                    self._exchange = Exchange()  # the answer, if any, is to the unfinished request
+                    self._exchange.begin(None)  # the answer, if any, is to the unfinished request
                     message, status = _REQUEST_TIMEOUTS[why]
                     raise RequestTimeout(message.format(self._settings), status)
         finally:
@@ -338,16 +346,35 @@ class HttpConnection(asyncio.BufferedProtocol):
         return b"".join(parts)
 
     async def _wait_for_input(self, deadline: float | None = None) -> bool:
-        """Wait until input (or its end) arrives: True, or False once the loop's clock passes `deadline`."""
+        """Wait until input (or its end) arrives: True, or False once the loop's clock passes `deadline`.
+
+        One timer per connection serves every wait: a wait sets `_deadline`, and the timer, when it
+        fires early (the deadline moved on since), sets itself again. So a keep-alive connection costs
+        a float per request rather than a timer, and a timer fires at most once per timeout.
+        """
         waiter: asyncio.Future[bool] = self._loop.create_future()
         self._waiter = waiter
-        timer = self._loop.call_at(deadline, _settle, waiter) if deadline is not None else None
+        if deadline is not None:
+            self._deadline = deadline
+            timer = self._timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = self._loop.call_at(deadline, self._time_up)
         try:
             return await waiter
         finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
+            self._waiter = self._deadline = None
+
+    def _time_up(self) -> None:
+        self._timer = None
+        waiter, deadline = self._waiter, self._deadline
+        if waiter is None or deadline is None or waiter.done():
+            return  # no wait with a deadline now: the next one sets the timer
+        if self._loop.time() >= deadline - _CLOCK_SLACK:
+            waiter.set_result(False)
+        else:
+            self._timer = self._loop.call_at(deadline, self._time_up)
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -417,7 +444,11 @@ class HttpConnection(asyncio.BufferedProtocol):
     async def drain(self) -> None:
         """Wait while the transport holds more than its high-water mark; `ClientGone` if the peer left,
         `SendTimeout` (after dropping the connection) if it read nothing for `send_timeout` seconds."""
-        if not self._lost and not await self._flow.drain(self._settings.send_timeout):
+        if (
+            self._flow.writing_paused
+            and not self._lost
+            and not await self._flow.drain(self._settings.send_timeout)
+        ):
             self.abort()
             raise SendTimeout(f"read none of the response for {self._settings.send_timeout:g} s")
         if self._lost:
@@ -430,7 +461,8 @@ class HttpConnection(asyncio.BufferedProtocol):
 
     def close_after_response(self) -> bool:
         """Whether the connection must close now (either side said so, or the request body is unread)."""
-        return self._exchange.close_after_response
+        exchange = self._exchange
+        return exchange.must_close or exchange.reading_body
 
     def _write(self, data: bytes) -> None:
         self._ensure_open()
@@ -485,11 +517,6 @@ class HttpConnection(asyncio.BufferedProtocol):
         """Close a connection that waits for a request (`idle`): the serving coroutine sees the input end."""
         self.idle_since = None
         self.transport.close()
-
-
-def _settle(waiter: asyncio.Future[bool]) -> None:
-    if not waiter.done():
-        waiter.set_result(False)
 
 
 def reject(connection: HttpConnection, status: int, body: bytes) -> None:

@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from typing import NoReturn
 
 from cdk_stream_fn.emulator.http.framing import (
+    BODYLESS_STATUSES,
     CRLF,
     LAST_CHUNK,
     chunk_header,
     plain_response_head,
     response_head,
-    status_has_body,
 )
 from cdk_stream_fn.emulator.http.parsing import Request
 
@@ -49,6 +49,11 @@ class Exchange:
     )
 
     def __init__(self, request: Request | None = None, reading_body: bool = False) -> None:
+        self.begin(request, reading_body)
+
+    def begin(self, request: Request | None, reading_body: bool = False) -> None:
+        """Start over for the connection's next request (h11's `start_next_cycle`: one object per
+        connection rather than one per request, which the Runtime API's two requests per invocation feel)."""
         self.request = request
         #: The request's body has not been read to its end yet.
         self.reading_body = reading_body
@@ -80,7 +85,7 @@ class Exchange:
         if self.response_started or not 200 <= status <= 999:
             self._refuse(status)
         close = close or self.must_close
-        has_body = status_has_body(status)
+        has_body = status not in BODYLESS_STATUSES  # 1xx was refused above
         if has_body and not headers:
             head = plain_response_head(status, content_type, len(body), close)
         else:
@@ -106,7 +111,7 @@ class Exchange:
         if self.response_started or not 200 <= status <= 999:
             self._refuse(status)
         fields = list(headers)
-        has_body = status_has_body(status)
+        has_body = status not in BODYLESS_STATUSES  # 1xx was refused above
         chunked = has_body and (self.request is None or self.request.http_version == "1.1")
         close = self.must_close or (has_body and not chunked)  # HTTP/1.0: the close ends the body
         if chunked:

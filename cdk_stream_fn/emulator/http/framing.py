@@ -30,8 +30,8 @@ _VALUE_CHARS = r"[\t\x20-\x7e\x80-\xff]*"
 _NOT_IN_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 #: Header lines joined by CRLF, each a token, ": " and a field value: checked in one pass.
 _FIELDS = re.compile(f"{_TOKEN_CHARS}: {_VALUE_CHARS}(?:\r\n{_TOKEN_CHARS}: {_VALUE_CHARS})*")
-#: Statuses whose responses never have a body, whatever their headers say (RFC 9112 6.3).
-_BODYLESS = frozenset({204, 304})
+#: Final statuses whose responses never have a body, whatever their headers say (RFC 9112 6.3).
+BODYLESS_STATUSES = frozenset({204, 304})
 
 
 class UnsafeHeaderError(ValueError):
@@ -41,7 +41,7 @@ class UnsafeHeaderError(ValueError):
 def status_has_body(status: int) -> bool:
     """Whether a response with `status` may have a body: not 1xx, 204 or 304 (RFC 9112 6.3, RFC 9110 15.3.5
     and 15.4.5). The answer to HEAD has none either, whatever its status."""
-    return status >= 200 and status not in _BODYLESS
+    return status >= 200 and status not in BODYLESS_STATUSES
 
 
 def is_token(name: str) -> bool:

@@ -37,6 +37,8 @@ class Listener:
         self.name = name
         self._on_accept = on_accept
         self.sockets: list[socket.socket] = []
+        #: The address of the first socket (host, port), once bound.
+        self.address: tuple[str, int] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._accepting = False
         self._closed = False
@@ -71,6 +73,8 @@ class Listener:
         except BaseException:
             self.close()
             raise
+        host_name, port_number = self.sockets[0].getsockname()[:2]
+        self.address = (str(host_name), int(port_number))
         self.resume()
 
     def resume(self) -> None:

@@ -88,8 +88,8 @@ class HttpServer:
         return f"{self.host}:{self.port}"
 
     def _first_address(self) -> tuple[str, int]:
-        assert self._listener.sockets, "server not started"
-        address: tuple[str, int] = self._listener.sockets[0].getsockname()[:2]
+        address = self._listener.address
+        assert address is not None, "server not started"
         return address
 
     # -- accepting --------------------------------------------------------------------------------
@@ -111,6 +111,10 @@ class HttpServer:
             self._held = None
             self._start(held)
         self._listener.resume()
+
+    def _connection_idle(self) -> None:
+        if self._held is not None:
+            self._room_freed()  # the client held at the cap may take its place
 
     def _make_room(self) -> bool:
         """Whether one more connection fits under the cap, after closing the oldest idle one if need be."""
@@ -140,7 +144,7 @@ class HttpServer:
     def _start(self, sock: socket.socket) -> None:
         connection = HttpConnection(self._open, self.settings)
         if self.settings.max_connections is not None:
-            connection.on_idle = self._room_freed  # a client held at the cap may take its place
+            connection.on_idle = self._connection_idle
         self._connections[connection] = None
         connection.closed.add_done_callback(lambda _: self._gone(connection))
         self._connecting[connection] = asyncio.get_running_loop().create_task(self._connect(connection, sock))
