@@ -57,7 +57,11 @@ class Listener:
                 if (family, address) in seen:
                     continue
                 seen.add((family, address))
-                sock = socket.socket(family, kind, protocol)
+                try:
+                    sock = socket.socket(family, kind, protocol)
+                except OSError as error:  # e.g. IPv6 switched off: serve the other addresses
+                    log.warning("%s: cannot listen on %s: %s", self.name, address[0], error)
+                    continue
                 self.sockets.append(sock)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if family == socket.AF_INET6:
@@ -73,6 +77,8 @@ class Listener:
         except BaseException:
             self.close()
             raise
+        if not self.sockets:
+            raise OSError(f"{host} resolves to no address this machine can listen on")
         host_name, port_number = self.sockets[0].getsockname()[:2]
         self.address = (str(host_name), int(port_number))
         self.resume()
