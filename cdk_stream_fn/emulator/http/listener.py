@@ -93,6 +93,10 @@ class Listener:
         self._accepting = True
         for sock in self.sockets:
             self._loop.add_reader(sock.fileno(), self._accept, sock)
+        if self._short_of_descriptors:
+            for sock in self.sockets:  # find out now whether descriptors are back, backlog or not
+                if self._accepting:
+                    self._accept(sock)
 
     def close(self) -> None:
         """Stop accepting and close the listening sockets (open connections are the server's)."""
