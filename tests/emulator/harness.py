@@ -76,7 +76,7 @@ class RawRuntime:
         A fresh h11 client, told that a request was sent, parses the reply.
         """
         self.h11 = h11.Connection(h11.CLIENT)
-        self.h11.send(h11.Request(method="GET", target="/", headers=[("host", "x")]))
+        self.h11.send(h11.Request(method="GET", target="/", headers=[("host", "127.0.0.1")]))
         self.h11.send(h11.EndOfMessage())
         self.sock.sendall(raw)
 

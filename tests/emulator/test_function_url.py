@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import logging
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
+import h11
 import httpx
 import pytest
 
@@ -41,6 +45,13 @@ RAW_SCENARIOS = [
     "ends_before_delimiter",
     "split_everywhere",
     "content_length_header",
+    "status_100",
+    "status_101",
+    "status_103",
+    "non_latin1_header",
+    "non_latin1_cookie",
+    "control_in_header",
+    "no_content_with_body",
 ]
 
 
@@ -49,6 +60,7 @@ def functions() -> list[FunctionConfig]:
         FunctionConfig(name, handler, FUNCTIONS, timeout_seconds=10) for name, handler in HANDLERS.items()
     ]
     configs.append(FunctionConfig("late", "handlers.pid_after_pause", FUNCTIONS, timeout_seconds=1))
+    configs.append(FunctionConfig("statuses", "statuses.handler", FUNCTIONS, timeout_seconds=10))
     configs += [FunctionConfig(f"raw-{s}", s, FUNCTIONS, runtime_command=RAW_RUNTIME) for s in RAW_SCENARIOS]
     return configs
 
@@ -273,3 +285,150 @@ def test_an_http_1_0_client_gets_the_stream_up_to_the_close(served: ServedEmulat
     assert b"transfer-encoding" not in head.lower()
     assert b"connection: close" in head.lower()
     assert body == b"hello world"
+
+
+def test_204_and_304_from_a_starlette_app_leave_the_connection_usable(served: ServedEmulator) -> None:
+    base = served.url("statuses")
+    with httpx.Client(timeout=20) as client:
+        answers = [client.get(base + path) for path in ("no-content", "not-modified", "text", "no-content")]
+
+    assert [(a.status_code, a.content) for a in answers] == [
+        (204, b""),
+        (304, b""),
+        (200, b"after"),
+        (204, b""),
+    ]
+    assert answers[1].headers["etag"] == '"v1"'
+    for answer in (answers[0], answers[1]):
+        assert "transfer-encoding" not in answer.headers
+        assert "content-length" not in answer.headers
+
+
+def test_aiohttp_reads_204_304_and_head_and_the_next_response(served: ServedEmulator) -> None:
+    async def fetch_all() -> list[tuple[int, bytes]]:
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            answers = []
+            for method, path in [
+                ("GET", "no-content"),
+                ("GET", "not-modified"),
+                ("HEAD", "text"),
+                ("GET", "text"),
+            ]:
+                async with session.request(method, served.url("statuses") + path) as response:
+                    answers.append((response.status, await response.read()))
+            return answers
+
+    assert asyncio.run(fetch_all()) == [(204, b""), (304, b""), (200, b""), (200, b"after")]
+
+
+def test_a_204_ends_with_its_head_on_the_wire(served: ServedEmulator) -> None:
+    client = h11.Connection(h11.CLIENT)
+    with socket.create_connection(("127.0.0.1", served.port("statuses")), timeout=20) as sock:
+        for path in ("/no-content", "/text"):
+            sock.sendall(
+                client.send(h11.Request(method="GET", target=path, headers=[("host", "127.0.0.1")])) or b""
+            )
+            sock.sendall(client.send(h11.EndOfMessage()) or b"")
+            events = []
+            while not isinstance(event := client.next_event(), h11.EndOfMessage):
+                if event is h11.NEED_DATA:
+                    client.receive_data(sock.recv(65536))
+                else:
+                    events.append(event)
+            client.start_next_cycle()
+            if path == "/no-content":
+                assert isinstance(events[0], h11.Response) and events[0].status_code == 204
+                assert len(events) == 1, "no body, not even an empty chunked one"
+                assert not {b"transfer-encoding", b"content-length"} & {k for k, _ in events[0].headers}
+            else:
+                assert b"".join(bytes(e.data) for e in events if isinstance(e, h11.Data)) == b"after"
+
+
+def test_body_bytes_a_function_sends_with_a_204_are_dropped_and_logged(
+    served: ServedEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.WARNING, logger="cdk_stream_fn.emulator"),
+        httpx.Client(timeout=20) as client,
+    ):
+        first = client.get(served.url("raw-no_content_with_body"))
+        second = client.get(served.url("raw-no_content_with_body"))
+        logged = wait_for_log(caplog, "dropped 27 body bytes")
+
+    assert [(r.status_code, r.content) for r in (first, second)] == [(204, b""), (204, b"")]
+    assert "dropped 27 body bytes the function sent with status 204" in logged
+
+
+def test_head_of_a_204_keeps_the_connection_usable(served: ServedEmulator) -> None:
+    with httpx.Client(timeout=20) as client:
+        head = client.head(served.url("statuses") + "no-content")
+        after = client.get(served.url("statuses") + "text")
+
+    assert (head.status_code, head.content, after.text) == (204, b"", "after")
+
+
+@pytest.mark.parametrize("status", [100, 101, 103])
+def test_an_interim_status_in_the_prelude_is_a_502_that_curl_reads(
+    served: ServedEmulator, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="cdk_stream_fn.emulator"):
+        curl = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "--max-time",
+                "15",
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code} %{http_version}",
+                served.url(f"raw-status_{status}"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        logged = wait_for_log(caplog, f"statusCode {status} is an interim (1xx) status")
+
+    body, _, status_line = curl.stdout.rpartition("\n")
+    assert (curl.returncode, status_line) == (0, "502 1.1")
+    assert body == '{"Message": "Internal Server Error"}'
+    assert f"statusCode {status} is an interim (1xx) status, which a function URL cannot send" in logged
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason"),
+    [
+        ("non_latin1_header", "header 'x-note' has '✓' (U+2713) at position 5, outside Latin-1"),
+        ("non_latin1_cookie", "cookie 'note=✓' has '✓' (U+2713) at position 5, outside Latin-1"),
+        ("control_in_header", "header 'x-a' contains the control character '\\x07'"),
+    ],
+)
+def test_a_header_no_http_head_can_carry_is_a_502_never_an_empty_reply(
+    served: ServedEmulator, scenario: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="cdk_stream_fn.emulator"):
+        curl = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "--max-time",
+                "15",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                served.url(f"raw-{scenario}"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        logged = wait_for_log(caplog, reason)
+
+    assert (curl.returncode, curl.stdout) == (0, "502")
+    assert reason in logged
+    assert httpx.get(served.url("hello"), timeout=20).text == "hello world"

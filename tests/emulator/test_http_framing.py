@@ -12,6 +12,7 @@ from cdk_stream_fn.emulator.http.framing import (
     UnsafeHeaderError,
     chunk_header,
     response_head,
+    status_has_body,
 )
 
 
@@ -40,9 +41,36 @@ def test_cr_lf_or_nul_anywhere_in_a_header_is_refused(header: tuple[str, str]) -
         response_head(200, [("content-type", "text/plain"), header])
 
 
-def test_text_that_is_not_latin_1_is_refused() -> None:
-    with pytest.raises(UnicodeEncodeError):
-        response_head(200, [("x-a", "snow \u2603")])
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        (("x-a", "snow \u2603"), "header 'x-a' has '\u2603' (U+2603) at position 5, outside Latin-1"),
+        (("x-a", "bell\x07"), "header 'x-a' contains the control character '\\x07'"),
+        (("x-a", "del\x7f"), "header 'x-a' contains the control character '\\x7f'"),
+        (("bad name", "v"), "header name 'bad name' is not a valid HTTP token"),
+        (("", "v"), "header name '' is not a valid HTTP token"),
+        (("caf\u00e9", "v"), "header name 'caf\u00e9' is not a valid HTTP token"),
+    ],
+)
+def test_a_header_no_head_can_carry_is_refused_by_name(header: tuple[str, str], problem: str) -> None:
+    with pytest.raises(UnsafeHeaderError) as raised:
+        response_head(200, [("content-type", "text/plain"), header])
+
+    assert str(raised.value).startswith(problem)
+
+
+def test_latin_1_tabs_and_visible_text_are_sent_as_they_are() -> None:
+    head = response_head(200, [("x-a", "caf\u00e9\tok ~!")])
+
+    assert head == b"HTTP/1.1 200 OK\r\nx-a: caf\xe9\tok ~!\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("status", "has_body"),
+    [(100, False), (103, False), (200, True), (204, False), (205, True), (304, False), (404, True)],
+)
+def test_which_statuses_have_a_body(status: int, has_body: bool) -> None:
+    assert status_has_body(status) is has_body
 
 
 def test_a_chunked_response_parses_back_with_an_independent_parser() -> None:
@@ -50,7 +78,7 @@ def test_a_chunked_response_parses_back_with_an_independent_parser() -> None:
     wire = response_head(200, [("transfer-encoding", "chunked")])
     wire += b"".join(chunk_header(len(part)) + part + CRLF for part in body) + LAST_CHUNK
     client = h11.Connection(h11.CLIENT)
-    client.send(h11.Request(method="GET", target="/", headers=[("host", "x")]))
+    client.send(h11.Request(method="GET", target="/", headers=[("host", "127.0.0.1")]))
     client.send(h11.EndOfMessage())
     client.receive_data(CONTINUE + wire)
 

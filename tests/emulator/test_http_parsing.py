@@ -76,6 +76,16 @@ def test_queued_bytes_count_what_was_parsed_and_not_taken() -> None:
     assert parser.queued_bytes == 3
 
 
+def test_reading_head_is_true_from_a_heads_first_byte_to_its_end() -> None:
+    parser = RequestParser()
+    seen = []
+    for piece in (b"\r\n", b"G", b"ET / HTTP/1.1\r\nHost: x\r\n", b"\r\n", b"POST /", b" HTTP/1.1\r\n\r\n"):
+        parser.feed(piece)
+        seen.append(parser.reading_head)
+
+    assert seen == [False, True, True, False, True, False]
+
+
 def test_requests_piling_up_count_as_queued_bytes_too() -> None:
     parser = RequestParser()
     parser.feed(b"GET /a HTTP/1.1\r\n\r\n" * 100)

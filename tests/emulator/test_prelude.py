@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -79,7 +80,13 @@ def test_a_stream_that_ends_before_the_delimiter_is_an_error() -> None:
     [
         (b"{not json", "not valid JSON"),
         (b'["a list"]', "must be a JSON object, got list"),
-        (b'{"statusCode":"200"}', "statusCode must be an integer from 100 to 599, got '200'"),
+        (b'{"statusCode":"200"}', "statusCode must be an integer from 200 to 599, got '200'"),
+        (
+            b'{"statusCode":101}',
+            "statusCode 101 is an interim (1xx) status, which a function URL cannot send",
+        ),
+        (b'{"statusCode":103}', "statusCode 103 is an interim (1xx) status"),
+        (b'{"statusCode":600}', "got 600"),
         (b'{"statusCode":true}', "statusCode must be an integer"),
         (b'{"statusCode":99}', "got 99"),
         (b'{"headers":["x"]}', "headers must be an object of strings, got list"),
@@ -89,12 +96,21 @@ def test_a_stream_that_ends_before_the_delimiter_is_an_error() -> None:
         (b'{"headers":{"bad name":"v"}}', "header name 'bad name' is not a valid HTTP token"),
         (b'{"cookies":"a=b"}', "cookies must be a list of strings"),
         (b'{"cookies":["a=\\u0000"]}', "contains CR, LF or NUL"),
+        (
+            '{"headers":{"x-note":"caf\u00e9 \u2713"}}'.encode(),
+            "header 'x-note' has '\u2713' (U+2713) at position 5",
+        ),
+        (b'{"headers":{"x-a":"\\u0007"}}', "header 'x-a' contains the control character"),
+        (
+            b'{"cookies":["a=\\u2603"]}',
+            "cookie 'a=\u2603' has '\u2603' (U+2603) at position 2, outside Latin-1",
+        ),
         (b'{"multiValueHeaders":{"x":"one"}}', "multiValueHeaders['x'] must be a list of strings"),
         (b"{\x00}", "not valid JSON"),
     ],
 )
 def test_malformed_preludes_are_named(prelude: bytes, message: str) -> None:
-    with pytest.raises(PreludeError, match=message.replace("[", r"\[").replace("(", r"\(")):
+    with pytest.raises(PreludeError, match=re.escape(message)):
         decode([prelude + b"\0" * 8 + b"body"])
 
 

@@ -13,6 +13,7 @@ from cdk_stream_fn.contract import DEFAULT_API_PORT, DEFAULT_MAX_SANDBOXES, DEFA
 from cdk_stream_fn.emulator.front_doors.function_url import FunctionUrlServer
 from cdk_stream_fn.emulator.front_doors.iam_auth import SignatureCheck, SigningCredentials
 from cdk_stream_fn.emulator.front_doors.lambda_api import LambdaApiServer
+from cdk_stream_fn.emulator.http.settings import ServerSettings
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
 from cdk_stream_fn.emulator.sandboxes.sandbox import LogSink, print_log_line
@@ -38,6 +39,8 @@ class Emulator:
     `allowed_hosts`: Host names the servers accept besides the loopback names and `host` itself;
     `signing_credentials`: check the SigV4 signatures of `AWS_IAM` function URLs against these (None: not
     checked, but browser pages of other origins are refused).
+    `http_settings` are the timeouts and connection cap of the URL servers and the Lambda API
+    (`ServerSettings()`'s defaults unless given); the Runtime API has none.
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class Emulator:
         log_sink: LogSink | None = print_log_line,
         allowed_hosts: Sequence[str] = (),
         signing_credentials: SigningCredentials | None = None,
+        http_settings: ServerSettings | None = None,
     ) -> None:
         names = [f.name for f in functions]
         duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -63,6 +67,7 @@ class Emulator:
         self.api_port = api_port
         self.allowed_hosts = tuple(allowed_hosts)
         self.signing_credentials = signing_credentials
+        self.http_settings = http_settings or ServerSettings()
         self.pools = {
             f.name: FunctionPool(
                 f, max_sandboxes=max_sandboxes, shape_bandwidth=shape_bandwidth, log_sink=log_sink
@@ -92,7 +97,9 @@ class Emulator:
             for function in self.functions:
                 by_name.update((alias, self.pools[function.name]) for alias in function.aliases)
             region = self.functions[0].region if self.functions else "us-east-1"
-            api = LambdaApiServer(by_name, region=region, allowed_hosts=self.allowed_hosts)
+            api = LambdaApiServer(
+                by_name, region=region, allowed_hosts=self.allowed_hosts, settings=self.http_settings
+            )
             self.api = await _listen(api, self.host, self.api_port)
             next_port = self.url_port
             for function in self.functions:
@@ -104,7 +111,10 @@ class Emulator:
                 if self.signing_credentials is not None:
                     signatures = SignatureCheck(self.signing_credentials, function.region)
                 server = FunctionUrlServer(
-                    self.pools[function.name], allowed_hosts=self.allowed_hosts, signatures=signatures
+                    self.pools[function.name],
+                    allowed_hosts=self.allowed_hosts,
+                    signatures=signatures,
+                    settings=self.http_settings,
                 )
                 self.url_servers[function.name] = await _listen(server, self.host, next_port)
                 next_port = next_port + 1 if next_port else 0

@@ -28,11 +28,14 @@ Failure answers, and what each is based on:
 - a request whose event would pass 6 MB: 413 (Lambda's synchronous payload limit);
 - the function fails before its response starts (error, crash, timeout, init error): 502
   `{"Message": "Internal Server Error"}`, the answer of function URLs and API Gateway to a function error;
-- a malformed prelude: 502 as well, with the exact problem in the log;
+- a malformed prelude: 502 as well, with the exact problem in the log (an interim 1xx status, or a
+  header no HTTP head can carry, included: the whole head is checked before any of it is sent);
 - an error after the body started (error trailers, timeout, the 200 MB cap): the error is logged and
   the connection dropped without the final chunk, so HTTP clients see a truncated response rather
   than a complete one (AWS documents no status for this case; a clean end would hide the error).
-A client that disconnects does not stop the function: it runs to its end, as on Lambda.
+A client that disconnects does not stop the function: it runs to its end, as on Lambda. Neither does a
+client that is too slow: a request head or body that does not arrive in time gets 408, and a client that
+reads none of a response for a while is dropped (`ServerSettings`).
 """
 
 from __future__ import annotations
@@ -54,9 +57,11 @@ from cdk_stream_fn.emulator.http.connection import (
     BodyTooLarge,
     ClientGone,
     HttpConnection,
-    HttpServer,
     Request,
 )
+from cdk_stream_fn.emulator.http.framing import UnsafeHeaderError, status_has_body
+from cdk_stream_fn.emulator.http.server import HttpServer
+from cdk_stream_fn.emulator.http.settings import ServerSettings
 from cdk_stream_fn.emulator.http.targets import RequestTarget, TargetForm, parse_target
 from cdk_stream_fn.emulator.sandboxes.invocation import (
     Invocation,
@@ -102,7 +107,8 @@ class FunctionUrlServer:
     """Serves one function's URL.
 
     `allowed_hosts`: Host names accepted besides the loopback names and the listening address;
-    `signatures`: check SigV4 signatures of an `AWS_IAM` URL (None: not checked).
+    `signatures`: check SigV4 signatures of an `AWS_IAM` URL (None: not checked);
+    `settings`: its timeouts and connection cap (`ServerSettings()`'s defaults unless given).
     """
 
     def __init__(
@@ -111,13 +117,16 @@ class FunctionUrlServer:
         *,
         allowed_hosts: tuple[str, ...] = (),
         signatures: SignatureCheck | None = None,
+        settings: ServerSettings | None = None,
     ) -> None:
         self.pool = pool
         self.config = pool.config
         self.allowed_hosts = allowed_hosts
         self.signatures = signatures if self.config.auth_type == "AWS_IAM" else None
         self._hosts = HostCheck("127.0.0.1", 0)
-        self._http = HttpServer(name=f"{self.config.name} URL", serve=self._serve)
+        self._http = HttpServer(
+            name=f"{self.config.name} URL", serve=self._serve, settings=settings or ServerSettings()
+        )
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> FunctionUrlServer:
         await self._http.start(host, port)
@@ -332,10 +341,22 @@ class FunctionUrlServer:
             await _bad_gateway(conn, invocation, cors_headers)
             return True, 502
         headers = cors.apply(headers, cors_headers or []) + _platform_headers(invocation)
-        await conn.start_response(status, headers, first)
+        try:
+            await conn.start_response(status, headers, first)
+        except UnsafeHeaderError as error:
+            # A value the runtime controls (its content type) that no head can carry; the prelude's own
+            # headers were checked when it was parsed.
+            log.error("%s: request %s: %s: 502", self.config.name, invocation.request_id, error)
+            invocation.abandon()
+            await _bad_gateway(conn, invocation, cors_headers)
+            return True, 502
         if method == "HEAD":
             invocation.abandon()
             await conn.end_response()
+            return True, status
+        if not status_has_body(status):
+            await conn.end_response()
+            await self._drop_body(invocation, status, first, body)
             return True, status
         async for data in body:
             await conn.send_body(data)
@@ -352,6 +373,32 @@ class FunctionUrlServer:
             return False, status
         await conn.end_response()
         return True, status
+
+    async def _drop_body(
+        self, invocation: Invocation, status: int, first: bytes, body: AsyncIterator[bytes]
+    ) -> None:
+        """A 204 or 304 is complete with its head: read what the function sends anyway, and log it."""
+        dropped = len(first)
+        async for data in body:
+            dropped += len(data)
+        if dropped:
+            log.warning(
+                "%s: request %s: dropped %d body bytes the function sent with status %d, which has no "
+                "body (RFC 9110 15.3.5, 15.4.5)",
+                self.config.name,
+                invocation.request_id,
+                dropped,
+                status,
+            )
+        if invocation.error is not None:
+            log.error(
+                "%s: request %s ended with %s after its %d response was sent: %s",
+                self.config.name,
+                invocation.request_id,
+                invocation.error.error_type,
+                status,
+                invocation.error.message,
+            )
 
 
 def _access_log(name: str, method: str, target: str, status: int, invocation: Invocation) -> None:

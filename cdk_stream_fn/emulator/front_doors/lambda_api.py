@@ -45,9 +45,10 @@ from cdk_stream_fn.emulator.http.connection import (
     BodyTooLarge,
     ClientGone,
     HttpConnection,
-    HttpServer,
     Request,
 )
+from cdk_stream_fn.emulator.http.server import HttpServer
+from cdk_stream_fn.emulator.http.settings import ServerSettings
 from cdk_stream_fn.emulator.http.targets import TargetForm, parse_target
 from cdk_stream_fn.emulator.platform_errors import FunctionError, response_too_large
 from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvocationFailed
@@ -84,7 +85,8 @@ class ApiError(Exception):
 
 
 class LambdaApiServer:
-    """`Invoke` and `InvokeWithResponseStream` for the functions in `pools` (name or alias to pool)."""
+    """`Invoke` and `InvokeWithResponseStream` for the functions in `pools` (name or alias to pool);
+    `settings` are the server's timeouts and connection cap (`ServerSettings()`'s defaults unless given)."""
 
     def __init__(
         self,
@@ -92,12 +94,13 @@ class LambdaApiServer:
         *,
         region: str = "us-east-1",
         allowed_hosts: tuple[str, ...] = (),
+        settings: ServerSettings | None = None,
     ) -> None:
         self.pools = dict(pools)
         self.region = region
         self.allowed_hosts = allowed_hosts
         self._hosts = HostCheck("127.0.0.1", 0)
-        self._http = HttpServer(name="Lambda API", serve=self._serve)
+        self._http = HttpServer(name="Lambda API", serve=self._serve, settings=settings or ServerSettings())
         self._background: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> LambdaApiServer:

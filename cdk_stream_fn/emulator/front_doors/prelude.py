@@ -8,16 +8,11 @@ prelude is malformed, so a function URL can answer 502 with a useful log line in
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import NoReturn
 
 from cdk_stream_fn.emulator import limits
-
-#: RFC 9110 token characters: what a header name may contain.
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-#: Characters that would break HTTP framing (or smuggle a header) if a value carried them.
-_FORBIDDEN_IN_VALUE = re.compile(r"[\r\n\0]")
+from cdk_stream_fn.emulator.http.framing import is_token, value_problem
 
 
 class PreludeError(ValueError):
@@ -80,7 +75,13 @@ def parse_prelude(raw: bytes) -> Prelude:
     problems: list[str] = []
     status = document.get("statusCode", 200)
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-        problems.append(f"statusCode must be an integer from 100 to 599, got {status!r}")
+        problems.append(f"statusCode must be an integer from 200 to 599, got {status!r}")
+        status = 200
+    elif status < 200:
+        problems.append(
+            f"statusCode {status} is an interim (1xx) status, which a function URL cannot send; "
+            "give a final status from 200 to 599"
+        )
         status = 200
 
     headers: list[tuple[str, str]] = []
@@ -116,13 +117,13 @@ def parse_prelude(raw: bytes) -> Prelude:
         cookies = []
 
     for name, value in headers:
-        if not _TOKEN.match(name):
+        if not is_token(name):
             problems.append(f"header name {name!r} is not a valid HTTP token")
-        if _FORBIDDEN_IN_VALUE.search(value):
-            problems.append(f"header {name!r} contains CR, LF or NUL")
+        if (problem := value_problem(value)) is not None:
+            problems.append(f"header {name!r} {problem}")
     for cookie in cookies:
-        if _FORBIDDEN_IN_VALUE.search(cookie):
-            problems.append(f"cookie {cookie[:40]!r} contains CR, LF or NUL")
+        if (problem := value_problem(cookie)) is not None:
+            problems.append(f"cookie {cookie[:40]!r} {problem}")
 
     if problems:
         raise PreludeError("invalid prelude: " + "; ".join(problems))

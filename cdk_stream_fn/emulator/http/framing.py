@@ -1,16 +1,17 @@
 """The bytes of HTTP/1.1 responses: status line and headers, chunked body framing.
 
 Sans-IO and small on purpose: the emulator's servers send few kinds of responses, and building them here
-costs a fraction of a general HTTP library's event machinery. Whatever reaches a head is checked once for
-the characters that would break framing (CR, LF, NUL), so a header value from a function, a runtime or a
-client can never smuggle a header or end the head early.
+costs a fraction of a general HTTP library's event machinery. Whatever reaches a head is checked whole
+before any of it is sent: names must be tokens and values field values (RFC 9110 5.1 and 5.5: no CR, LF,
+NUL or other control character, nothing outside Latin-1), so a header from a function, a runtime or a
+client can never smuggle a header, end the head early, or fail half-way through the head.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from http import HTTPStatus
 
 #: `100 Continue`, sent when a client that asked for it (`Expect: 100-continue`) may send its body.
@@ -21,25 +22,71 @@ LAST_CHUNK = b"0\r\n\r\n"
 CRLF = b"\r\n"
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
-_BREAKS_FRAMING = re.compile(r"[\r\n\0]")
+#: RFC 9110 5.6.2: what a header name is made of.
+_TOKEN_CHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TOKEN = re.compile(_TOKEN_CHARS)
+#: RFC 9110 5.5: a field value is visible ASCII, space, tab and obs-text (bytes 0x80-0xFF, Latin-1 here).
+_VALUE_CHARS = r"[\t\x20-\x7e\x80-\xff]*"
+_NOT_IN_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+#: Header lines joined by CRLF, each a token, ": " and a field value: checked in one pass.
+_FIELDS = re.compile(f"{_TOKEN_CHARS}: {_VALUE_CHARS}(?:\r\n{_TOKEN_CHARS}: {_VALUE_CHARS})*")
+#: Final statuses whose responses never have a body, whatever their headers say (RFC 9112 6.3).
+BODYLESS_STATUSES = frozenset({204, 304})
 
 
 class UnsafeHeaderError(ValueError):
-    """A header name or value contains CR, LF or NUL."""
+    """A header cannot go into a response head: its name is not a token or its value not a field value."""
 
 
-def response_head(status: int, headers: Iterable[tuple[str, str]]) -> bytes:
+def status_has_body(status: int) -> bool:
+    """Whether a response with `status` may have a body: not 1xx, 204 or 304 (RFC 9112 6.3, RFC 9110 15.3.5
+    and 15.4.5). The answer to HEAD has none either, whatever its status."""
+    return status >= 200 and status not in BODYLESS_STATUSES
+
+
+def is_token(name: str) -> bool:
+    """Whether `name` may be a header name (an RFC 9110 token)."""
+    return _TOKEN.fullmatch(name) is not None
+
+
+def value_problem(value: str) -> str | None:
+    """What makes `value` unfit for a header value, worded to follow "header 'x-name' ", or None."""
+    bad = _NOT_IN_VALUE.search(value)
+    if bad is None:
+        return None
+    char = bad.group()
+    if char in "\r\n\0":
+        return "contains CR, LF or NUL"
+    if ord(char) > 0xFF:
+        return (
+            f"has {char!r} (U+{ord(char):04X}) at position {bad.start()}, outside Latin-1: header values "
+            "are bytes, so encode such text (percent-encoding, or RFC 8187 for parameters)"
+        )
+    return f"contains the control character {char!r}"
+
+
+def response_head(status: int, headers: Sequence[tuple[str, str]]) -> bytes:
     """The status line and headers of a response, with the standard reason phrase, ready to send.
 
-    Raises `UnsafeHeaderError` for CR, LF or NUL in a header, `UnicodeEncodeError` for text that is not
-    Latin-1 (HTTP header bytes).
+    The head is checked whole, so that it is well-formed HTTP or not sent at all: one line per header,
+    each a token, ": " and a field value. Raises `UnsafeHeaderError`, naming the header, for a name that
+    is not a token or a value with CR, LF, NUL, another control character or text outside Latin-1.
     """
-    fields = [f"{name}: {value}" for name, value in headers]
-    if _BREAKS_FRAMING.search("".join(fields)):
-        unsafe = next(field for field in fields if _BREAKS_FRAMING.search(field))
-        raise UnsafeHeaderError(f"header contains CR, LF or NUL: {unsafe[:80]!r}")
-    status_line = f"HTTP/1.1 {status} {_REASONS.get(status, '')}"
-    return "\r\n".join([status_line, *fields, "", ""]).encode("latin-1")
+    lines = [f"{name}: {value}" for name, value in headers]
+    fields = "\r\n".join(lines)
+    if lines:
+        if _FIELDS.fullmatch(fields) is None or fields.count("\r\n") != len(lines) - 1:
+            raise UnsafeHeaderError(next(_problems(headers), f"malformed header lines: {fields[:200]!r}"))
+        fields += "\r\n"
+    return f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\n{fields}\r\n".encode("latin-1")
+
+
+def _problems(headers: Iterable[tuple[str, str]]) -> Iterator[str]:
+    for name, value in headers:
+        if not is_token(name):
+            yield f"header name {name[:80]!r} is not a valid HTTP token"
+        elif (problem := value_problem(value)) is not None:
+            yield f"header {name!r} {problem}"
 
 
 @functools.lru_cache(maxsize=256)

@@ -85,6 +85,8 @@ class RequestParser:
         max_trailer_bytes: int = limits.MAX_TRAILER_BYTES,
     ) -> None:
         self.closed = False
+        #: Part of a request head has arrived, not all of it (what a header timeout watches).
+        self.reading_head = False
         #: Bytes parsed and not yet taken (body pieces, request heads, trailers): what a connection
         #: bounds to apply backpressure, whether a peer streams a body or piles up requests.
         self.queued_bytes = 0
@@ -152,6 +154,7 @@ class RequestParser:
     # -- httptools callbacks ------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self.reading_head = True
         self._url = []
         self._fields = []
         self._field_bytes = 0
@@ -180,6 +183,7 @@ class RequestParser:
         version = self._parser.get_http_version()
         if version not in _SUPPORTED_VERSIONS:
             raise BadRequest(f"HTTP/{version} is not supported; use HTTP/1.1", 505)
+        self.reading_head = False
         self._head_bytes = self._field_bytes
         self._queue(
             Request(

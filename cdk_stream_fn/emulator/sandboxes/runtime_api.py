@@ -44,10 +44,10 @@ from cdk_stream_fn.emulator.http.connection import (
     BadRequest,
     ClientGone,
     HttpConnection,
-    HttpServer,
     Request,
     reject_bad_request,
 )
+from cdk_stream_fn.emulator.http.server import HttpServer
 from cdk_stream_fn.emulator.platform_errors import FunctionError
 from cdk_stream_fn.emulator.sandboxes.bodies import (
     ERROR_TYPE_FIELD,

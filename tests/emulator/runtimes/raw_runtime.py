@@ -25,6 +25,13 @@ SCENARIOS: dict[str, list[bytes]] = {
         bytes([b]) for b in b'{"statusCode":202,"headers":{"x-split":"yes"}}' + NUL8 + b"ok"
     ],
     "content_length_header": [b'{"statusCode":200,"headers":{"content-length":"999"}}', NUL8, b"short"],
+    "status_100": [b'{"statusCode":100}', NUL8, b"body"],
+    "status_101": [b'{"statusCode":101,"headers":{"upgrade":"websocket","connection":"upgrade"}}', NUL8],
+    "status_103": [b'{"statusCode":103,"headers":{"link":"</a.css>; rel=preload"}}', NUL8, b"body"],
+    "non_latin1_header": ['{"statusCode":200,"headers":{"x-note":"caf\u00e9 \u2713"}}'.encode(), NUL8, b"ok"],
+    "non_latin1_cookie": ['{"statusCode":200,"cookies":["note=\u2713"]}'.encode(), NUL8, b"ok"],
+    "control_in_header": [b'{"statusCode":200,"headers":{"x-a":"bell\\u0007"}}', NUL8, b"ok"],
+    "no_content_with_body": [b'{"statusCode":204}', NUL8, b"not for the client", b" nor this"],
 }
 
 
