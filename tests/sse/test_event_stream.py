@@ -24,6 +24,7 @@ from stream_fn import (
     ServerSentEvents,
     StreamConnectionError,
     StreamEndedError,
+    last_event_id,
     sse_response,
     streamify_response,
 )
@@ -130,9 +131,27 @@ def test_a_stream_that_already_has_its_head_says_what_to_do(stream: ResponseStre
         ServerSentEvents(stream)
 
 
-def test_the_last_event_id_comes_from_the_request(stream: ResponseStream) -> None:
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"version": "2.0", "rawPath": "/", "headers": {"last-event-id": "41"}}, "41"),  # function URL
+        ({"httpMethod": "GET", "headers": {"Last-Event-ID": "abc 1"}}, "abc 1"),  # API Gateway REST
+        ({"httpMethod": "GET", "headers": None, "multiValueHeaders": {"Last-Event-Id": ["1", "2"]}}, "2"),
+        ({"version": "2.0", "headers": {"last-event-id": ""}}, None),
+        ({"version": "2.0", "headers": {"accept": "text/event-stream"}}, None),
+        ({"version": "2.0"}, None),
+        ("not an HTTP event", None),
+        (None, None),
+    ],
+)
+def test_the_last_event_id_comes_from_the_request_headers(event: Any, expected: str | None) -> None:
+    assert last_event_id(event) == expected
+
+
+def test_the_stream_knows_the_last_event_id_it_was_asked_to_resume_after(stream: ResponseStream) -> None:
     event = {"version": "2.0", "rawPath": "/", "headers": {"last-event-id": "41"}}
     assert ServerSentEvents(stream, event).last_event_id == "41"
+    assert ServerSentEvents(ResponseStream(stream._client, "other")).last_event_id is None
 
 
 def test_a_handler_blocked_between_events_still_sends_heartbeats(
