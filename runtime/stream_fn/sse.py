@@ -25,7 +25,7 @@ global: under Lambda Managed Instances several invocations stream at once, on th
   ``cache-control: no-cache`` (no cache may answer a later request with this stream), and
   ``x-accel-buffering: no``, which tells nginx, a common reverse proxy in front of development and
   self-hosted setups, not to buffer this response (the header is documented for nginx's
-  ``proxy_buffering``; CloudFront and API Gateway ignore it, and it costs 22 bytes).
+  ``proxy_buffering``; CloudFront and API Gateway ignore it, and it costs a few bytes).
 * **A heartbeat**: a comment (``: heartbeat``) when nothing was written for ``heartbeat`` seconds.
   The default, 15 s, is the standard's own advice ("authors can include a comment line (one
   starting with a ':' character) every 15 seconds or so", WHATWG HTML 9.2.7) and half the shortest
@@ -33,17 +33,18 @@ global: under Lambda Managed Instances several invocations stream at once, on th
   waits for a response from the origin", is 30 s by default (1 to 120 s; CloudFront API Reference,
   ``CustomOriginConfig.OriginReadTimeout``) and covers the wait for each packet after the first as
   well (AWS What's New, 2025-07-30, "Amazon CloudFront introduces new origin response timeout
-  controls"); API Gateway's REST response streaming is "subject to idle timeouts": 5 minutes for
-  Regional and private endpoints, 30 seconds for edge-optimized ones (API Gateway Developer Guide,
-  "Stream the integration response for your proxy integrations"). Function URLs document no idle
-  limit of their own. Synchronous handlers get the heartbeat from a timer thread, async ones from
+  controls"); API Gateway ends a streamed REST response that stays idle for 5 minutes on Regional
+  and private endpoints, 30 seconds on edge-optimized ones (API Gateway Developer Guide, "Stream the
+  integration response for your proxy integrations", considerations). Function URLs document no
+  idle limit of their own. Synchronous handlers get the heartbeat from a timer thread, async ones from
   the event loop (:mod:`stream_fn.sse_timers`), so it goes out while the handler blocks or awaits.
 * **The deadline**: ``deadline_margin`` seconds before the invocation times out, the stream sends a
   final ``deadline`` event and ends, complete, even while the handler is still blocked. Without it
-  the timeout cuts the response off mid-stream ("When the timeout elapses, Lambda ends the stream,
-  and the client receives the status code already sent, typically 200, with a truncated body", AWS
-  Lambda Developer Guide, "Request timeout"). A browser then reconnects by itself, sending the last
-  id it saw as ``Last-Event-ID``; the handler learns to stop: :meth:`ServerSentEvents.sleep` returns
+  the timeout stops the function mid-response and the body just breaks off. (AWS documents that
+  outcome for Lambda web functions, "Request timeout": "the client receives the status code already
+  sent, typically 200, with a truncated body"; for function URLs it documents none, so this is the
+  safe reading.) A browser then reconnects by itself, sending the last id it saw as
+  ``Last-Event-ID``; the handler learns to stop: :meth:`ServerSentEvents.sleep` returns
   False, :meth:`~ServerSentEvents.send` returns False, a generator is closed at its next ``yield``
   (an async generator at once, with ``CancelledError``).
 * **Resuming**: :func:`last_event_id` reads the client's ``Last-Event-ID`` from a function URL or
