@@ -2,7 +2,7 @@
 
 A standard-library-only Lambda runtime (``python -m stream_fn``) and the API handlers use::
 
-    from stream_fn import streamify_response, HttpResponseStream
+    from stream_fn import HttpResponseStream, ServerSentEvent, sse_response, streamify_response
 
     @streamify_response
     def handler(event, response_stream, context):
