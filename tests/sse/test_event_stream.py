@@ -193,6 +193,25 @@ def test_nothing_is_written_after_the_stream_ends(fake_api: FakeRuntimeApi, stre
     assert bytes(request.chunks[-1]) == b"data: only\n\n"
 
 
+def test_closing_while_heartbeats_race_to_write_never_writes_after_the_end(
+    fake_api: FakeRuntimeApi, client: RuntimeApiClient
+) -> None:
+    """Heartbeats due every millisecond, the stream closed at once: the end is always the last thing sent."""
+    for attempt in range(30):
+        stream = ResponseStream(client, f"race-{attempt}")
+        events = ServerSentEvents(stream, heartbeat=0.001)
+        with events:
+            events.send("last", id=attempt)
+            time.sleep(0.003 * (attempt % 3))
+
+        request = finished(fake_api, f"race-{attempt}")
+        # A heartbeat tried after the end would have been refused by the stream and kept here.
+        assert events._failure is None
+        assert request.complete and request.trailers == []
+        assert split_head(request)[1].count(b"data: last") == 1
+    assert sse_threads() == []
+
+
 def test_a_stream_the_runtime_ends_stops_its_heartbeat(
     fake_api: FakeRuntimeApi, stream: ResponseStream
 ) -> None:
