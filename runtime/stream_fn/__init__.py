@@ -2,7 +2,7 @@
 
 A standard-library-only Lambda runtime (``python -m stream_fn``) and the API handlers use::
 
-    from stream_fn import streamify_response, HttpResponseStream
+    from stream_fn import HttpResponseStream, ServerSentEvent, sse_response, streamify_response
 
     @streamify_response
     def handler(event, response_stream, context):
@@ -11,13 +11,14 @@ A standard-library-only Lambda runtime (``python -m stream_fn``) and the API han
         for part in ("Hello", ", ", "world"):
             response_stream.write(part)
 
-    @streamify_response(content_type="text/event-stream")
+    @sse_response                       # server-sent events: head, heartbeat, clean end at the deadline
     def events(event, context):
-        yield "data: hello\\n\\n"
+        yield ServerSentEvent(json={"hello": "world"}, event="greeting", id=1)
 
-Importing this package imports nothing heavy. The response streams and the web app adapters
-``asgi_handler`` and ``wsgi_handler`` are loaded on first use: on Lambda every module imported at
-start-up is compiled from source at every cold start, and a buffered handler needs none of them.
+Importing this package imports nothing heavy. The response streams, the server-sent events helper
+and the web app adapters ``asgi_handler`` and ``wsgi_handler`` are loaded on first use: on Lambda
+every module imported at start-up is compiled from source at every cold start, and a buffered
+handler needs none of them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 from stream_fn.decorator import streamify_response
 from stream_fn.errors import (
     ContentTypeTooLateError,
+    InvalidEventError,
     InvalidMetadataError,
     PreludeAlreadySetError,
     ResponseStreamError,
@@ -38,18 +40,25 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from stream_fn.sse import ServerSentEvents, last_event_id, sse_response
+    from stream_fn.sse_format import ServerSentEvent
     from stream_fn.streams import HttpResponseStream, ResponseStream
 
 __all__ = [
     "ContentTypeTooLateError",
     "HttpResponseStream",
+    "InvalidEventError",
     "InvalidMetadataError",
     "PreludeAlreadySetError",
     "ResponseStream",
     "ResponseStreamError",
+    "ServerSentEvent",
+    "ServerSentEvents",
     "StreamConnectionError",
     "StreamEndedError",
     "asgi_handler",
+    "last_event_id",
+    "sse_response",
     "streamify_response",
     "wsgi_handler",
 ]
@@ -57,13 +66,17 @@ __all__ = [
 _LAZY_ATTRIBUTES = {
     "HttpResponseStream": "stream_fn.streams",
     "ResponseStream": "stream_fn.streams",
+    "ServerSentEvent": "stream_fn.sse_format",
+    "ServerSentEvents": "stream_fn.sse",
+    "last_event_id": "stream_fn.sse",
+    "sse_response": "stream_fn.sse",
     "asgi_handler": "stream_fn.asgi",
     "wsgi_handler": "stream_fn.wsgi",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Load the response streams and the web app adapters only when they are used (PEP 562)."""
+    """Load the response streams, the events helper and the web app adapters only when used (PEP 562)."""
     module_name = _LAZY_ATTRIBUTES.get(name)
     if module_name is None:
         raise AttributeError(f"module 'stream_fn' has no attribute {name!r}")

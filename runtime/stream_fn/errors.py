@@ -33,3 +33,7 @@ class InvalidMetadataError(ResponseStreamError, ValueError):
 
 class StreamConnectionError(ResponseStreamError, ConnectionError):
     """The connection to the Lambda Runtime API broke, so the rest of the response cannot be delivered."""
+
+
+class InvalidEventError(ResponseStreamError, ValueError):
+    """A server-sent event field (data, event name, id, retry, comment) that cannot be sent as given."""

@@ -4,7 +4,7 @@ The browser's own behaviour is the point here: which headers it adds (Origin, Se
 of a name it resolved), which requests it sends without a CORS preflight (a `text/plain` POST), and
 whether it lets a page read an answer. `--host-resolver-rules` makes `app.example` and
 `attacker.example` resolve to 127.0.0.1, as DNS (or DNS rebinding) would. Chromium comes from Debian
-(`.ci/run` installs it); without it these tests are skipped.
+(`./dev` installs it as root); without it these tests are skipped.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .harness import ServedEmulator
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.timeout(120),
-    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)"),
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (./dev setup installs it as root)"),
 ]
 
 FUNCTIONS = Path(__file__).parent / "functions"

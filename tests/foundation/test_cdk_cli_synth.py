@@ -63,7 +63,7 @@ def test_cloud_assembly_has_the_stack_and_its_assets(cli_synth: tuple[Path, str]
     for path in staged:
         assert (outdir / path).is_dir()
     clock = outdir / functions["index.handler"]["Metadata"]["cdk-stream-fn"]["codeAssetPath"]
-    assert "streamify_response" in (clock / "index.py").read_text()
+    assert "@sse_response" in (clock / "index.py").read_text()
     web_app = outdir / functions["app.handler"]["Metadata"]["cdk-stream-fn"]["codeAssetPath"]
     assert "asgi_handler" in (web_app / "app.py").read_text()
     assert (web_app / "starlette" / "__init__.py").is_file()  # requirements.txt installed, without Docker

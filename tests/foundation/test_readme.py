@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from emulator.harness import ServedEmulator
+from sse.event_stream_parser import read_stream
 
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
@@ -39,10 +40,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedEmulator]
     code = tmp_path_factory.mktemp("readme-examples")
     (code / "index.py").write_text(python_block_containing("# functions/report/index.py"))
     (code / "main.py").write_text(python_block_containing("handler = asgi_handler(app)"))
+    (code / "live.py").write_text(python_block_containing("# functions/live/index.py"))
     emulator = ServedEmulator(
         [
             FunctionConfig("report", "index.handler", code, timeout_seconds=30),
             FunctionConfig("numbers", "main.handler", code, timeout_seconds=30),
+            FunctionConfig("live", "live.handler", code, timeout_seconds=30),
         ]
     )
     try:
@@ -68,3 +71,16 @@ def test_the_fastapi_example_streams_its_lines(served: ServedEmulator) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text == "".join(f"{n}\n" for n in range(10))
+
+
+def test_the_server_sent_events_example_streams_ticks_and_resumes(served: ServedEmulator) -> None:
+    fresh = read_stream(served.url("live"))
+    resumed = read_stream(served.url("live"), headers={"Last-Event-ID": "3"})
+
+    assert fresh.complete and fresh.headers["content-type"] == "text/event-stream"
+    assert [(event.type, event.data, event.last_event_id) for event in fresh.events] == [
+        ("tick", '{"n":1}', "1"),
+        ("tick", '{"n":2}', "2"),
+        ("tick", '{"n":3}', "3"),
+    ]
+    assert [event.last_event_id for event in resumed.events] == ["4", "5", "6"]

@@ -37,6 +37,8 @@ def test_importing_stream_fn_imports_nothing_heavy() -> None:
         "stream_fn.wsgi",
         "stream_fn.http_request",
         "stream_fn.http_response",
+        "stream_fn.sse",
+        "stream_fn.sse_format",
         "starlette",
         "fastapi",
         "flask",
@@ -76,7 +78,31 @@ def test_the_response_streams_load_when_a_handler_uses_them() -> None:
         print(sorted(set(stream_fn.__all__) - set(dir(stream_fn))))
         """
     )
-    assert output.splitlines() == ["False", "False", "True True", "['asgi_handler', 'wsgi_handler']"]
+    assert output.splitlines() == [
+        "False",
+        "False",
+        "True True",
+        "['ServerSentEvent', 'ServerSentEvents', 'asgi_handler', 'last_event_id', 'sse_response', 'wsgi_handler']",
+    ]
+
+
+def test_the_server_sent_events_helper_loads_on_first_use() -> None:
+    output = run_python(
+        """
+        import sys
+        import stream_fn
+        print(sorted(name for name in sys.modules if name.startswith('stream_fn.sse')))
+        from stream_fn import ServerSentEvent, sse_response
+        from stream_fn import sse, sse_format
+        print(ServerSentEvent is sse_format.ServerSentEvent, sse_response is sse.sse_response)
+        print(sorted(name for name in sys.modules if name.startswith('stream_fn.sse')))
+        """
+    )
+    assert output.splitlines() == [
+        "[]",
+        "True True",
+        "['stream_fn.sse', 'stream_fn.sse_format', 'stream_fn.sse_schedule', 'stream_fn.sse_timers']",
+    ]
 
 
 def test_decorator_options_load_the_stream_rules_that_check_them() -> None:
