@@ -35,7 +35,8 @@ ALL_OPTIONS = "AllOptions"
 ALARMS_OFF = "AlarmsOff"
 CLOUDFRONT = "CloudFront"
 API_GATEWAY = "ApiGateway"
-SCENARIOS = (DEFAULTS, ALL_OPTIONS, ALARMS_OFF, CLOUDFRONT, API_GATEWAY)
+STREAM_METRICS = "StreamMetrics"
+SCENARIOS = (DEFAULTS, ALL_OPTIONS, ALARMS_OFF, CLOUDFRONT, API_GATEWAY, STREAM_METRICS)
 NAG_CONTROL = "NagControl"
 """A plain Function + URL (no snapshot): shows that cdk-nag flags what StreamingFunction avoids."""
 
@@ -265,6 +266,9 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Scenarios:
         ALARMS_OFF: StreamingFunction(stacks[ALARMS_OFF], "Stream", entry=str(HELLO), alarms=False),
         CLOUDFRONT: StreamingFunction(stacks[CLOUDFRONT], "Stream", entry=str(HELLO), cloudfront=True),
         API_GATEWAY: StreamingFunction(stacks[API_GATEWAY], "Stream", entry=str(HELLO), api_gateway=True),
+        STREAM_METRICS: StreamingFunction(
+            stacks[STREAM_METRICS], "Stream", entry=str(HELLO), stream_metrics=True, dashboard=True
+        ),
     }
     _nag_control(cdk.Stack(app, NAG_CONTROL))
     assembly = synthesize_or_fail(app, outdir, "the scenarios")
