@@ -39,10 +39,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedEmulator]
     code = tmp_path_factory.mktemp("readme-examples")
     (code / "index.py").write_text(python_block_containing("# functions/report/index.py"))
     (code / "main.py").write_text(python_block_containing("handler = asgi_handler(app)"))
+    (code / "export.py").write_text(python_block_containing("# functions/export/index.py"))
     emulator = ServedEmulator(
         [
             FunctionConfig("report", "index.handler", code, timeout_seconds=30),
             FunctionConfig("numbers", "main.handler", code, timeout_seconds=30),
+            FunctionConfig("export", "export.handler", code, timeout_seconds=30),
         ]
     )
     try:
@@ -68,3 +70,13 @@ def test_the_fastapi_example_streams_its_lines(served: ServedEmulator) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text == "".join(f"{n}\n" for n in range(10))
+
+
+def test_the_compression_example_compresses_for_a_client_that_accepts_gzip(served: ServedEmulator) -> None:
+    response = httpx.get(served.url("export"), headers={"accept-encoding": "gzip"}, timeout=30)
+
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    lines = response.text.splitlines()
+    assert len(lines) == 10_000 and lines[3] == '{"n": 3, "square": 9}'
+    assert "content-length" not in response.headers  # streamed: no length up front
