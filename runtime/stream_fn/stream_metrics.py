@@ -15,7 +15,10 @@ care about itself, per invocation:
   counts these too, together with the failures before any byte).
 
 The first two are left out of a record when no body byte was sent. Records are written only when
-the function's environment sets ``STREAM_FN_METRICS=emf`` (the construct's ``stream_metrics=True``).
+the function's environment sets ``STREAM_FN_METRICS=emf`` (the construct's ``stream_metrics=True``);
+otherwise this module is not even imported and the response stream's hot path is unchanged. With it,
+an invocation costs about 2 µs of metering and 5 µs to format and write its record (measured in
+process; the per-invocation benchmark on a busy 2-core machine showed 20 to 40 µs of CPU more).
 
 The record follows CloudWatch's embedded metric format (Amazon CloudWatch User Guide, "Specification:
 Embedded metric format"): one JSON object on one line whose ``_aws`` member holds ``Timestamp``
@@ -106,63 +109,60 @@ class StreamMeter:
         self.coding = coding
         self.error = error
 
-    def figures(self) -> dict[str, float]:
-        """The metric values of this invocation, by metric name."""
-        values: dict[str, float] = {}
-        if self.first_byte_ns:
-            ended = self.ended_ns or time.perf_counter_ns()
-            values[TIME_TO_FIRST_BYTE] = round((self.first_byte_ns - self.arrival_ns) / 1e6, 3)
-            values[STREAM_DURATION] = round((ended - self.first_byte_ns) / 1e6, 3)
-        values[BODY_BYTES] = self.body_bytes
-        values[STREAMED_BYTES] = self.streamed_bytes
-        values[ERRORS_AFTER_FIRST_BYTE] = 1 if self.error else 0
-        return values
-
 
 class StreamMetrics:
-    """Writes one EMF record per streamed invocation of the function ``function_name``."""
+    """Writes one EMF record per streamed invocation of the function ``function_name``.
+
+    The parts of a record that never change (the directives, the function's name) are encoded once;
+    per invocation only numbers and the request id are formatted, so a record costs a few microseconds.
+    """
 
     def __init__(self, function_name: str, write: Callable[[str], Any] | None = None) -> None:
         self.function_name = function_name
         self._write = write
         directive = {"Namespace": NAMESPACE, "Dimensions": [[DIMENSION]]}
-        self._directives = {
-            timed: [
-                {
-                    **directive,
-                    "Metrics": [
-                        {"Name": name, "Unit": unit}
-                        for name, unit in UNITS.items()
-                        if timed or name not in _TIMED
-                    ],
-                }
+        self._heads = {}
+        for timed in (True, False):
+            metrics = [
+                {"Name": name, "Unit": unit} for name, unit in UNITS.items() if timed or name not in _TIMED
             ]
-            for timed in (True, False)
-        }
+            directives = json.dumps([{**directive, "Metrics": metrics}], separators=(",", ":"))
+            self._heads[timed] = (
+                '{"_aws":{"Timestamp":',
+                f',"CloudWatchMetrics":{directives}}},"{DIMENSION}":{json.dumps(function_name)},"requestId":',
+            )
 
     def meter(self, arrival_ns: int) -> StreamMeter:
         return StreamMeter(arrival_ns)
 
     def record(self, meter: StreamMeter, request_id: str, timestamp_ms: int | None = None) -> str:
         """The EMF record of ``meter``'s invocation: one line of JSON, without its newline."""
-        figures = meter.figures()
-        document: dict[str, Any] = {
-            "_aws": {
-                "Timestamp": time.time_ns() // 1_000_000 if timestamp_ms is None else timestamp_ms,
-                "CloudWatchMetrics": self._directives[TIME_TO_FIRST_BYTE in figures],
-            },
-            DIMENSION: self.function_name,
-            "requestId": request_id,
-            **figures,
-        }
+        timestamp = time.time_ns() // 1_000_000 if timestamp_ms is None else timestamp_ms
+        timed = bool(meter.first_byte_ns)
+        start, middle = self._heads[timed]
+        parts = [start, str(timestamp), middle, _json_string(request_id)]
+        if timed:
+            ended = meter.ended_ns or time.perf_counter_ns()
+            first_byte = round((meter.first_byte_ns - meter.arrival_ns) / 1e6, 3)
+            duration = round((ended - meter.first_byte_ns) / 1e6, 3)
+            parts.append(f',"{TIME_TO_FIRST_BYTE}":{first_byte!r},"{STREAM_DURATION}":{duration!r}')
+        parts.append(
+            f',"{BODY_BYTES}":{meter.body_bytes:d},"{STREAMED_BYTES}":{meter.streamed_bytes:d},'
+            f'"{ERRORS_AFTER_FIRST_BYTE}":{1 if meter.error else 0}'
+        )
         if meter.coding is not None:
-            document["contentEncoding"] = meter.coding
-        return json.dumps(document, separators=(",", ":"))
+            parts.append(f',"contentEncoding":{_json_string(meter.coding)}')
+        parts.append("}")
+        return "".join(parts)
 
     def emit(self, meter: StreamMeter, request_id: str) -> None:
         """Write the record to stdout (where Lambda's log agent picks EMF up), in one write."""
         line = self.record(meter, request_id) + "\n"
         (self._write or sys.stdout.write)(line)
+
+
+_json_string = json.encoder.encode_basestring_ascii
+"""A str as a JSON string (the C encoder ``json.dumps`` uses for it), quotes included."""
 
 
 def metrics_from_environment(environ: Mapping[str, str]) -> StreamMetrics | None:

@@ -243,3 +243,17 @@ def test_zstd_where_the_interpreter_has_compression_zstd() -> None:
         assert record.content_encoding == "zstd" and record.body_bytes == len(expected)
     finally:
         emulator.close()
+
+
+@pytest.mark.parametrize(("style", "status"), [("asgi", 200), ("wsgi", 202)])
+def test_a_response_of_known_length_loses_its_content_length_and_keeps_its_cookies(
+    served: ServedEmulator, style: str, status: int
+) -> None:
+    response = httpx.get(url(served, style, "/cookies"), headers={"accept-encoding": "gzip"}, timeout=20)
+
+    assert response.status_code == status
+    assert response.headers["content-encoding"] == "gzip"
+    assert "content-length" not in response.headers  # it counted the identity body
+    assert response.text == "cookies set"
+    assert response.cookies["session"] == "abc123" and response.cookies["theme"] == "dark"
+    assert response.headers.get_list("x-multi") == ["one, two"]
