@@ -30,13 +30,17 @@ def runtime_record(**figures: object) -> str:
                 "streamed": 5_242_880,
                 "coding": "gzip",
             },
-            "stream 1f2e3d4c-0000-4000-8000-000000000000: first byte 12 ms · streamed for 2.31 s · "
-            "50.0 MB body, 5.0 MB sent (gzip, 10.0x) · ok",
+            (
+                "stream 1f2e3d4c-0000-4000-8000-000000000000: first byte 12 ms · streamed for 2.31 s · "
+                "50.0 MB body, 5.0 MB sent (gzip, 10.0x) · ok"
+            ),
         ),
         (
             {"first_byte_ms": 3, "duration_ms": 40, "body": 7, "streamed": 40, "error": True},
-            "stream 1f2e3d4c-0000-4000-8000-000000000000: first byte 3 ms · streamed for 0.04 s · 7 B body · "
-            "error after the first byte (truncated)",
+            (
+                "stream 1f2e3d4c-0000-4000-8000-000000000000: first byte 3 ms · streamed for 0.04 s · 7 B body · "
+                "error after the first byte (truncated)"
+            ),
         ),
         ({"body": 0, "streamed": 30}, "stream 1f2e3d4c-0000-4000-8000-000000000000: 0 B body · ok"),
     ],

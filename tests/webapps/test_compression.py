@@ -232,7 +232,10 @@ def test_zstd_where_the_interpreter_has_compression_zstd() -> None:
             assert response.headers["content-encoding"] == "zstd"
             assert response.text == expected
         with httpx.stream(
-            "GET", url(emulator, "events", "/?count=3&gap=0.2"), headers={"accept-encoding": "zstd"}, timeout=30
+            "GET",
+            url(emulator, "events", "/?count=3&gap=0.2"),
+            headers={"accept-encoding": "zstd"},
+            timeout=30,
         ) as events:
             decoder = zstandard.ZstdDecompressor().decompressobj()
             pieces = [decoder.decompress(raw) for raw in events.iter_raw()]
