@@ -7,7 +7,8 @@ integration response for your proxy integrations"), CloudFront in front of the c
 passes bytes through (``compress=False``; with ``CachingDisabled`` it forwards the viewer's
 ``Accept-Encoding`` "the same as any other HTTP header", CloudFront API Reference,
 ``ParametersInCacheKeyAndForwardedToOrigin``), and the Lambda Web Adapter turns its own compression
-off when it streams. Past the first 6 MB Lambda streams at about 2 MB/s, so compressing in the
+off when it streams ("Compression is not supported with response streaming ... compression is
+automatically disabled", awslabs/aws-lambda-web-adapter, "Response Compression"). Past the first 6 MB Lambda streams at about 2 MB/s, so compressing in the
 function multiplies what a client receives per second: text compresses 5 to 20 times.
 
 Two steps, both plain functions of their inputs:
