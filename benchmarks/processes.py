@@ -73,16 +73,7 @@ class RuntimeProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of all live threads so far."""
-        total_ns = 0
-        for task in pathlib.Path(f"/proc/{self.pid}/task").iterdir():
-            try:
-                total_ns += int((task / "schedstat").read_text().split()[0])
-            except (OSError, IndexError, ValueError):
-                continue
-        if total_ns:
-            return total_ns / 1e9
-        fields = pathlib.Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return process_cpu_seconds(self.pid)
 
     def stop(self) -> None:
         """SIGTERM the process group, SIGKILL it if it lingers, and reap it."""
@@ -98,3 +89,17 @@ class RuntimeProcess:
                 except subprocess.TimeoutExpired:
                     continue
         self._log.close()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of all live threads of process `pid` so far (any process, not only ours)."""
+    total_ns = 0
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total_ns += int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    if total_ns:
+        return total_ns / 1e9
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from benchmarks import figures as specs
-from benchmarks import measure_runtime, measure_synth, measure_url, measure_webapp
+from benchmarks import measure_compression, measure_runtime, measure_synth, measure_url, measure_webapp
 from benchmarks.deployed_layer import LayerUnavailable, bytecode_written, remove_layer, stage_read_only_layer
 from benchmarks.measure_runtime import MeasurementError, MiB, StreamRun
 from benchmarks.references import WORK_DIR, Log
@@ -128,6 +128,8 @@ def measure_all(
         if "time_to_first_byte" in groups:
             result.append(_time_to_first_byte(runtimes, backend, settings, labels, log))
             result.append(_url_request_cpu(runtimes, backend, settings, labels, log))
+        if "compression" in groups:
+            result.extend(_compression(runtimes, backend, settings, log))
     finally:
         backend.close()
     if "webapp" in groups:
@@ -327,4 +329,53 @@ def _synthesis(settings: Settings, log: Log) -> list[Figure]:
         specs.SYNTHESIS_IN_PROCESS.with_runs(
             {k: [r.synth_seconds for r in rs] for k, rs in runs.items()}, STACK_LABELS
         ),
+    ]
+
+
+CODING_LABELS = {
+    "identity": "uncompressed",
+    "gzip": "gzip (zlib level 6)",
+    "br": "br (brotli quality 5, a module the user brings)",
+    "zstd": "zstd (level 3)",
+}
+
+
+def _compression(
+    runtimes: Sequence[Runtime], backend: EmulatorBackend, settings: Settings, log: Log
+) -> list[Figure]:
+    """stream_fn's compression through Lambda's bandwidth shaping: content rate, CPU, time to first byte."""
+    figures = [specs.COMPRESSED_CONTENT_RATE, specs.COMPRESSION_CPU, specs.COMPRESSION_TIME_TO_FIRST_BYTE]
+    runtime = next((r for r in runtimes if r.name == STREAM_FN), None)
+    if runtime is None:
+        return figures
+    available = measure_compression.runtime_codings()
+    codings = measure_compression.measured_codings(available)
+    notes: list[str] = []
+    if "zstd" not in available:
+        notes.append(
+            "zstd was not measured: the runtime's interpreter has no compression.zstd (python3.14 has it)."
+        )
+    log(f"Compression through the bandwidth shaping: {settings.runs} runs of {', '.join(codings)}")
+    try:
+        runs = measure_compression.stream_runs(runtime, codings, backend, settings.runs, LOG_DIR)
+        first_bytes = measure_compression.time_to_first_byte_runs(
+            runtime, codings, backend, settings.runs, LOG_DIR
+        )
+    except MeasurementError as error:
+        log(f"compression not measured: {error}")
+        return [figure.with_runs({}, CODING_LABELS, [f"Not measured: {error}"]) for figure in figures]
+    ratios = ", ".join(
+        f"{CODING_LABELS[coding]} {format_value(statistics.median(run.ratio for run in coding_runs))}x"
+        for coding, coding_runs in runs.items()
+        if coding != "identity"
+    )
+    rate_notes = [*notes, f"Compression ratio on the wire (median): {ratios}."]
+    return [
+        specs.COMPRESSED_CONTENT_RATE.with_runs(
+            {c: [r.content_mb_per_second for r in rs] for c, rs in runs.items()}, CODING_LABELS, rate_notes
+        ),
+        specs.COMPRESSION_CPU.with_runs(
+            {c: [r.cpu_ms_per_mb for r in rs] for c, rs in runs.items()}, CODING_LABELS
+        ),
+        specs.COMPRESSION_TIME_TO_FIRST_BYTE.with_runs(first_bytes, CODING_LABELS),
     ]

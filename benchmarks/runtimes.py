@@ -38,8 +38,9 @@ LAMBDA_ENVIRONMENT = {
     "TZ": ":UTC",
     "LANG": "en_US.UTF-8",
 }
-# Kept from the benchmark's own environment so the child can find its tools and nothing else leaks in.
-INHERITED = ("PATH", "HOME", "TMPDIR", "SYSTEMROOT")
+# Kept from the benchmark's own environment so the child can find its tools and nothing else leaks in;
+# STREAM_FN_METRICS=emf measures stream_fn with its per-invocation metric records on.
+INHERITED = ("PATH", "HOME", "TMPDIR", "SYSTEMROOT", "STREAM_FN_METRICS")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -184,6 +184,14 @@ async def _drain(invocation: Invocation) -> Outcome:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class ServedFunction:
+    """A warm function behind a function URL: its URL and its runtime's process id (None if unknown)."""
+
+    url: str
+    runtime_pid: int | None
+
+
 class EmulatorBackend:
     """Makes one emulator Runtime API per runtime process, and function URLs, all on one event-loop thread."""
 
@@ -205,6 +213,23 @@ class EmulatorBackend:
     ) -> Iterator[str]:
         """A warm function behind the emulator's function URL (as `cdk-stream-fn serve` runs it): one
         sandbox running `command` (the emulator's own `python -m stream_fn` when None); yields the URL."""
+        with self.served_function(name, handler, code_dir, command, environment, log) as served:
+            yield served.url
+
+    @contextlib.contextmanager
+    def served_function(
+        self,
+        name: str,
+        handler: str,
+        code_dir: pathlib.Path,
+        command: list[str] | None,
+        environment: dict[str, str],
+        log: pathlib.Path,
+        *,
+        shape_bandwidth: bool = False,
+    ) -> Iterator[ServedFunction]:
+        """`function_url`, also naming the runtime's process; `shape_bandwidth` throttles responses as
+        Lambda does (`serve --shape-bandwidth`: 6 MiB at full speed, then 2 MiB/s)."""
         config = FunctionConfig(
             name=name,
             handler=handler,
@@ -216,7 +241,10 @@ class EmulatorBackend:
         )
         with log.open("a") as sink:
             pool = FunctionPool(
-                config, max_sandboxes=1, log_sink=lambda _, line: print(line, file=sink, flush=True)
+                config,
+                max_sandboxes=1,
+                shape_bandwidth=shape_bandwidth,
+                log_sink=lambda _, line: print(line, file=sink, flush=True),
             )
 
             async def start() -> FunctionUrlServer:
@@ -225,7 +253,8 @@ class EmulatorBackend:
 
             server = self._loop.run(start(), timeout=60)
             try:
-                yield server.url
+                pid = pool.sandboxes[0].pid if pool.sandboxes else None
+                yield ServedFunction(server.url, pid)
             finally:
                 self._loop.run(server.stop())
                 self._loop.run(pool.stop())

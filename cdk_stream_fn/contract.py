@@ -38,3 +38,20 @@ DEFAULT_API_PORT: Final = 3001
 """The port of the Lambda API under `serve` (the one `sam local start-lambda` uses for the same job)."""
 DEFAULT_MAX_SANDBOXES: Final = 4
 """Runtime processes per function at most under `serve` (`--max-concurrency`)."""
+
+STREAM_METRICS_VARIABLE: Final = "STREAM_FN_METRICS"
+"""The function environment variable that makes the runtime write a metrics record per streamed invocation."""
+STREAM_METRICS_EMF: Final = "emf"
+"""Its value: CloudWatch embedded metric format records on stdout (`stream_fn.stream_metrics`)."""
+STREAM_METRICS_NAMESPACE: Final = "CdkStreamFn"
+"""The CloudWatch namespace of those records' metrics."""
+STREAM_METRICS_DIMENSION: Final = "FunctionName"
+"""Their one dimension, the function's name (as in `AWS/Lambda`)."""
+STREAM_METRIC_NAMES: Final = (
+    "TimeToFirstByte",
+    "StreamDuration",
+    "BodyBytes",
+    "StreamedBytes",
+    "ErrorsAfterFirstByte",
+)
+"""The metrics of each record, in the order the runtime writes them (`stream_fn.stream_metrics`)."""

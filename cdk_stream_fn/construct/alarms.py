@@ -30,6 +30,8 @@ class AlarmThresholds:
     throttles_count: int | None
     url_5xx_count: int | None
     duration_percent_of_timeout: float | None
+    time_to_first_byte_ms: float | None = None
+    errors_after_first_byte_count: int | None = None
 
 
 def create_alarms(
@@ -39,8 +41,15 @@ def create_alarms(
     thresholds: AlarmThresholds,
     timeout: Duration,
     alarm_topic: sns.ITopic | None,
+    stream_metrics: bool = False,
 ) -> tuple[cloudwatch.Alarm, ...]:
-    """Create the alarms whose threshold is set, wired to `alarm_topic` for both ALARM and OK."""
+    """Create the alarms whose threshold is set, wired to `alarm_topic` for both ALARM and OK.
+
+    With `stream_metrics` the streamed-bytes alarm watches the runtime's own `StreamedBytes` (which
+    arrives for certain) instead of `AWS/Lambda` `StreamedOutboundBytes` (whose name no AWS page
+    confirms), and the alarms on the runtime's time to first byte and errors after the first byte
+    are added; without it they are not, since their metrics would never arrive.
+    """
     name = scope.node.path
     alarms: list[cloudwatch.Alarm] = []
 
@@ -70,7 +79,7 @@ def create_alarms(
     if (megabytes := thresholds.streamed_bytes_mb) is not None:
         alarm(
             "StreamedBytesAlarm",
-            metrics.streamed_outbound_bytes(function),
+            metrics.streamed_bytes(function) if stream_metrics else metrics.streamed_outbound_bytes(function),
             megabytes * MB,
             f"An invocation of {name} streamed more than {megabytes:g} MB. Lambda ends a streamed response "
             "at 200 MB, so larger responses are about to be cut off.",
@@ -107,6 +116,24 @@ def create_alarms(
             "timeout for 15 minutes. Streams that run longer than the timeout are cut off.",
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             periods=3,
+        )
+    if stream_metrics and (milliseconds := thresholds.time_to_first_byte_ms) is not None:
+        alarm(
+            "TimeToFirstByteAlarm",
+            metrics.time_to_first_byte(function),
+            milliseconds,
+            f"The p90 time to first byte of {name} stayed above {milliseconds:g} ms for 15 minutes: "
+            "clients wait that long before anything arrives.",
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            periods=3,
+        )
+    if stream_metrics and (count := thresholds.errors_after_first_byte_count) is not None:
+        alarm(
+            "ErrorsAfterFirstByteAlarm",
+            metrics.errors_after_first_byte(function),
+            count,
+            f"Invocations of {name} failed {count} or more times within 5 minutes after their response "
+            "had started: those clients got a truncated response.",
         )
 
     if alarm_topic is not None:

@@ -15,8 +15,13 @@ _HEIGHT = 6
 
 
 def streaming_dashboard(
-    scope: Construct, construct_id: str, function: lambda_.IFunction, alarms: Sequence[cloudwatch.Alarm]
+    scope: Construct,
+    construct_id: str,
+    function: lambda_.IFunction,
+    alarms: Sequence[cloudwatch.Alarm],
+    stream_metrics: bool = False,
 ) -> cloudwatch.Dashboard:
+    """Lambda's metrics of the function and its URL; with `stream_metrics`, a row of the runtime's own."""
     period = metrics.DEFAULT_PERIOD
 
     def graph(title: str, left: list[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:
@@ -71,6 +76,37 @@ def streaming_dashboard(
             ),
         ],
     ]
+    if stream_metrics:
+        rows.append(
+            [
+                graph(
+                    "Time to first byte (ms, runtime)",
+                    [
+                        metrics.time_to_first_byte(function, statistic="p50", label="p50"),
+                        metrics.time_to_first_byte(function, label="p90"),
+                        metrics.time_to_first_byte(function, statistic="p99", label="p99"),
+                    ],
+                ),
+                graph(
+                    "Bytes per invocation (runtime)",
+                    [
+                        metrics.body_bytes(function, statistic="Average", label="Body (average)"),
+                        metrics.streamed_bytes(function, statistic="Average", label="Streamed (average)"),
+                        metrics.streamed_bytes(function, label="Streamed (maximum)"),
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Stream duration (ms), errors after the first byte",
+                    left=[
+                        metrics.stream_duration(function, statistic="p50", label="Duration p50"),
+                        metrics.stream_duration(function, label="Duration p90"),
+                    ],
+                    right=[metrics.errors_after_first_byte(function, label="Errors after the first byte")],
+                    width=_WIDTH,
+                    height=_HEIGHT,
+                ),
+            ]
+        )
     if alarms:
         rows.append([cloudwatch.AlarmStatusWidget(alarms=list(alarms), title="Alarms", width=3 * _WIDTH)])
     return cloudwatch.Dashboard(scope, construct_id, widgets=rows)

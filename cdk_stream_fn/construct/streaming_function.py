@@ -21,7 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from ..contract import METADATA_KEY, METADATA_VERSION
+from ..contract import METADATA_KEY, METADATA_VERSION, STREAM_METRICS_EMF, STREAM_METRICS_VARIABLE
 from ..dependencies import LambdaPlatform
 from . import metrics
 from . import validation as check
@@ -104,6 +104,9 @@ class StreamingFunction(Construct):
         throttles_alarm_threshold_count: int | None = 1,
         url_5xx_alarm_threshold_count: int | None = 1,
         duration_alarm_threshold_percent_of_timeout: float | None = 90,
+        stream_metrics: bool = False,
+        time_to_first_byte_alarm_threshold_ms: float | None = 2000,
+        errors_after_first_byte_alarm_threshold_count: int | None = 1,
         alarm_topic: sns.ITopic | None = None,
         dashboard: bool = False,
         cloudfront: bool | CloudFrontOptions = False,
@@ -145,7 +148,11 @@ class StreamingFunction(Construct):
             Default: ``RemovalPolicy.RETAIN``.
         :param alarms: create the alarms below. Default: True.
         :param streamed_bytes_alarm_threshold_mb: alarm when one invocation streams more than this
-            many megabytes (MB of 2^20 bytes, as Lambda counts its limits; Lambda ends streams at 200 MB). None: no alarm. Default: 180.
+            many megabytes (MB of 2^20 bytes, as Lambda counts its limits; Lambda ends streams at 200 MB).
+            With ``stream_metrics`` the alarm watches the runtime's own ``StreamedBytes``; without, it
+            watches ``AWS/Lambda`` ``StreamedOutboundBytes``, a name monitoring vendors use but no AWS
+            page confirms (if Lambda does not publish it, that alarm never fires). None: no alarm.
+            Default: 180.
         :param errors_alarm_threshold_count: alarm when this many invocations fail within 5 minutes.
             None: no alarm. Default: 1.
         :param throttles_alarm_threshold_count: alarm when this many invocations are throttled within
@@ -154,6 +161,17 @@ class StreamingFunction(Construct):
             with a 5xx status within 5 minutes. None: no alarm. Default: 1.
         :param duration_alarm_threshold_percent_of_timeout: alarm when the p99 duration stays above
             this percentage of ``timeout`` for 15 minutes. None: no alarm. Default: 90.
+        :param stream_metrics: the runtime measures every streamed invocation (time to first byte,
+            stream duration, body and streamed bytes, errors after the first byte) and writes them as
+            one CloudWatch embedded metric format record per invocation (``STREAM_FN_METRICS=emf``), in
+            the ``CdkStreamFn`` namespace with the ``FunctionName`` dimension. These are custom
+            metrics, billed as such: five metrics per function (CloudWatch's price per metric-month),
+            plus the log ingestion of one ~450-byte log line per invocation. Default: False.
+        :param time_to_first_byte_alarm_threshold_ms: with ``stream_metrics``, alarm when the p90 time to
+            first byte stays above this many milliseconds for 15 minutes. None: no alarm. Default: 2000.
+        :param errors_after_first_byte_alarm_threshold_count: with ``stream_metrics``, alarm when this many
+            invocations fail after their response started (truncated responses) within 5 minutes.
+            None: no alarm. Default: 1.
         :param alarm_topic: an SNS topic notified when any alarm goes to ALARM or back to OK.
             Default: no notifications.
         :param dashboard: create a CloudWatch dashboard of the function's metrics. Default: False.
@@ -165,6 +183,7 @@ class StreamingFunction(Construct):
             Default: True.
         """
         super().__init__(scope, id)
+        self._stream_metrics = stream_metrics
         runtime = supported_python_runtimes()[-1] if runtime is None else runtime
         architecture = lambda_.Architecture.ARM_64 if architecture is None else architecture
         timeout = cdk.Duration.minutes(DEFAULT_TIMEOUT_MINUTES) if timeout is None else timeout
@@ -174,6 +193,8 @@ class StreamingFunction(Construct):
             throttles_count=throttles_alarm_threshold_count,
             url_5xx_count=url_5xx_alarm_threshold_count,
             duration_percent_of_timeout=duration_alarm_threshold_percent_of_timeout,
+            time_to_first_byte_ms=time_to_first_byte_alarm_threshold_ms,
+            errors_after_first_byte_count=errors_after_first_byte_alarm_threshold_count,
         )
         check.raise_if_invalid(
             self.node.path,
@@ -196,6 +217,7 @@ class StreamingFunction(Construct):
                     "lambda_.FunctionUrlAuthType.AWS_IAM or .NONE",
                 ),
                 *check.check_alarm_thresholds(thresholds, timeout),
+                *check.check_flag("stream_metrics", stream_metrics),
                 *check.check_flag_or_options("cloudfront", cloudfront, CloudFrontOptions),
                 *check.check_flag_or_options("api_gateway", api_gateway, ApiGatewayOptions),
                 *check.check_cloudfront(cloudfront, auth_type),
@@ -221,7 +243,11 @@ class StreamingFunction(Construct):
                 architecture=architecture,
                 role=role,
                 layers=[self._runtime_layer],
-                environment={**(environment or {}), "AWS_LAMBDA_EXEC_WRAPPER": EXEC_WRAPPER_PATH},
+                environment={
+                    **(environment or {}),
+                    "AWS_LAMBDA_EXEC_WRAPPER": EXEC_WRAPPER_PATH,
+                    **({STREAM_METRICS_VARIABLE: STREAM_METRICS_EMF} if stream_metrics else {}),
+                },
                 memory_size=memory_size,
                 timeout=timeout,
                 description=description,
@@ -246,7 +272,12 @@ class StreamingFunction(Construct):
 
         self._alarms = (
             create_alarms(
-                self, self._function, thresholds=thresholds, timeout=timeout, alarm_topic=alarm_topic
+                self,
+                self._function,
+                thresholds=thresholds,
+                timeout=timeout,
+                alarm_topic=alarm_topic,
+                stream_metrics=stream_metrics,
             )
             if alarms
             else ()
@@ -255,7 +286,9 @@ class StreamingFunction(Construct):
         if dashboard:
             from .dashboard import streaming_dashboard
 
-            self._dashboard = streaming_dashboard(self, "Dashboard", self._function, self._alarms)
+            self._dashboard = streaming_dashboard(
+                self, "Dashboard", self._function, self._alarms, stream_metrics=stream_metrics
+            )
         self._distribution = self._add_distribution(cloudfront)
         self._rest_api = self._add_rest_api(
             api_gateway, timeout=timeout, log_retention=log_retention, tracing=tracing
@@ -434,12 +467,48 @@ class StreamingFunction(Construct):
     # -- metrics -----------------------------------------------------------------------------------
 
     def metric_streamed_outbound_bytes(self, **props: Any) -> cloudwatch.Metric:
-        """Bytes streamed per invocation (``StreamedOutboundBytes``). Default: Maximum over 5 minutes."""
+        """Bytes streamed per invocation (``AWS/Lambda`` ``StreamedOutboundBytes``, a name monitoring vendors
+        use and no AWS page confirms; prefer :meth:`metric_streamed_bytes`). Default: Maximum over 5 minutes."""
         return metrics.streamed_outbound_bytes(self._function, **props)
 
     def metric_streamed_outbound_throughput(self, **props: Any) -> cloudwatch.Metric:
-        """Bytes per second streamed (``StreamedOutboundThroughput``). Default: Average over 5 minutes."""
+        """Bytes per second streamed (``StreamedOutboundThroughput``, the same caveat). Default: Average over 5 minutes."""
         return metrics.streamed_outbound_throughput(self._function, **props)
+
+    def metric_time_to_first_byte(self, **props: Any) -> cloudwatch.Metric:
+        """The runtime's time to first byte (ms, from the invocation's arrival to its first body byte);
+        needs ``stream_metrics=True``. Default: p90 over 5 minutes."""
+        return metrics.time_to_first_byte(self._needs_stream_metrics("metric_time_to_first_byte"), **props)
+
+    def metric_stream_duration(self, **props: Any) -> cloudwatch.Metric:
+        """The runtime's stream duration (ms, first body byte to the end); needs ``stream_metrics=True``.
+        Default: p90 over 5 minutes."""
+        return metrics.stream_duration(self._needs_stream_metrics("metric_stream_duration"), **props)
+
+    def metric_body_bytes(self, **props: Any) -> cloudwatch.Metric:
+        """The body per invocation as the handler wrote it, before compression; needs ``stream_metrics=True``.
+        Default: Maximum over 5 minutes."""
+        return metrics.body_bytes(self._needs_stream_metrics("metric_body_bytes"), **props)
+
+    def metric_streamed_bytes(self, **props: Any) -> cloudwatch.Metric:
+        """Every byte one invocation streamed to Lambda (prelude, body as sent, compressed when it was);
+        needs ``stream_metrics=True``. Default: Maximum over 5 minutes."""
+        return metrics.streamed_bytes(self._needs_stream_metrics("metric_streamed_bytes"), **props)
+
+    def metric_errors_after_first_byte(self, **props: Any) -> cloudwatch.Metric:
+        """Invocations that failed after their response started (truncated responses); needs
+        ``stream_metrics=True``. Default: Sum over 5 minutes."""
+        return metrics.errors_after_first_byte(
+            self._needs_stream_metrics("metric_errors_after_first_byte"), **props
+        )
+
+    def _needs_stream_metrics(self, helper: str) -> lambda_.Function:
+        if not self._stream_metrics:
+            raise ValueError(
+                f"StreamingFunction {self.node.path!r}: {helper}() reads a metric the runtime writes only with "
+                "stream_metrics=True; without it the metric never arrives (and an alarm on it never fires)"
+            )
+        return self._function
 
     def metric_url_requests(self, **props: Any) -> cloudwatch.Metric:
         """Requests to the function URL (``UrlRequestCount``). Default: Sum over 5 minutes."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 
-from ..contract import STREAMED_RESPONSE_LIMIT_MB
+from ..contract import STREAM_METRICS_VARIABLE, STREAMED_RESPONSE_LIMIT_MB
 from .options import MAX_ORIGIN_READ_TIMEOUT_SECONDS, CloudFrontOptions
 
 if TYPE_CHECKING:
@@ -54,9 +54,11 @@ RESERVED_ENVIRONMENT = frozenset(
         "LAMBDA_TASK_ROOT",
         "LAMBDA_RUNTIME_DIR",
         "AWS_LAMBDA_EXEC_WRAPPER",
+        STREAM_METRICS_VARIABLE,
     }
 )
-"""Set by Lambda itself, or by StreamingFunction (AWS_LAMBDA_EXEC_WRAPPER runs the stream_fn runtime)."""
+"""Set by Lambda itself, or by StreamingFunction (AWS_LAMBDA_EXEC_WRAPPER runs the stream_fn runtime,
+STREAM_FN_METRICS is `stream_metrics`)."""
 
 
 _TOKEN_MARKERS = ("${Token[", "#{Token[")
@@ -215,6 +217,8 @@ def check_environment(environment: object) -> list[str]:
             problems.append(
                 f"environment keys must be letters, digits and underscores, starting with a letter, got {key!r}"
             )
+        elif key == STREAM_METRICS_VARIABLE:
+            problems.append(f"environment must not set {key}: pass stream_metrics=True instead")
         elif key in RESERVED_ENVIRONMENT:
             problems.append(f"environment must not set {key}: Lambda or StreamingFunction sets it")
         if not isinstance(value, str):
@@ -267,6 +271,12 @@ def check_choice(keyword: str, value: object, choices: Iterable[Any], shown: str
     return [f"{keyword} must be {shown}, got {value!r}"]
 
 
+def check_flag(keyword: str, value: object) -> list[str]:
+    if isinstance(value, bool):
+        return []
+    return [f"{keyword} must be True or False, got {value!r} ({_type_name(value)})"]
+
+
 def check_flag_or_options(keyword: str, value: object, options_type: type) -> list[str]:
     if isinstance(value, (bool, options_type)):
         return []
@@ -294,6 +304,18 @@ def check_alarm_thresholds(thresholds: AlarmThresholds, timeout: object) -> list
             above=0,
             up_to=100,
             unit="percent",
+        ),
+        *check_optional_range(
+            "time_to_first_byte_alarm_threshold_ms",
+            thresholds.time_to_first_byte_ms,
+            above=0,
+            up_to=MAX_TIMEOUT_SECONDS * 1000,
+            unit="ms",
+        ),
+        *check_optional_count(
+            "errors_after_first_byte_alarm_threshold_count",
+            thresholds.errors_after_first_byte_count,
+            minimum=1,
         ),
     ]
     if (

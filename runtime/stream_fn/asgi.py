@@ -64,12 +64,16 @@ HTTP_SPEC_VERSION = "2.4"
 _LIFESPAN_MODES = ("auto", "on", "off")
 
 
-def asgi_handler(app: App, *, lifespan: Literal["auto", "on", "off"] = "auto") -> Handler:
+def asgi_handler(
+    app: App, *, lifespan: Literal["auto", "on", "off"] = "auto", compress: bool = False
+) -> Handler:
     """Return a streaming Lambda handler that serves the ASGI 3 ``app``.
 
     :param lifespan: ``"auto"`` runs the app's lifespan startup now (at init, on the runtime's event
         loop) and its shutdown on SIGTERM, and serves apps without lifespan support without it;
         ``"on"`` makes missing lifespan support an error; ``"off"`` never runs it. Default: ``"auto"``.
+    :param compress: compress responses as the request's ``Accept-Encoding`` allows, every
+        ``http.response.body`` flushed at once (``streamify_response``'s ``compress``). Default: False.
     :raises LifespanStartupError: the app's startup failed (an init error on Lambda).
     """
     if not callable(app):
@@ -113,7 +117,7 @@ def asgi_handler(app: App, *, lifespan: Literal["auto", "on", "off"] = "auto") -
                 "message must have more_body=False"
             )
 
-    streaming_handler: Handler = streamify_response(handler)
+    streaming_handler: Handler = streamify_response(compress=compress)(handler)
     return streaming_handler
 
 

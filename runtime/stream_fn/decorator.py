@@ -5,9 +5,10 @@
   written as soon as it is produced.
 
 The decorator returns the handler unchanged, only marked, so it can still be called directly in
-unit tests. Options set the content type (``content_type="text/event-stream"``) or make the
-response an HTTP response (``status_code``, ``headers``, ``cookies``); they are checked here, at
-import time, so a mistake is an init error that names the option.
+unit tests. Options set the content type (``content_type="text/event-stream"``), make the
+response an HTTP response (``status_code``, ``headers``, ``cookies``) or compress it
+(``compress=True``, see :mod:`stream_fn.content_encoding`); they are checked here, at import time,
+so a mistake is an init error that names the option.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # typing is not imported at run time; these overloads are for
         status_code: int | None = None,
         headers: Mapping[str, str] | None = None,
         cookies: Iterable[str] | None = None,
+        compress: bool = False,
     ) -> Callable[[Handler], Handler]: ...
 
 
@@ -48,12 +50,15 @@ _CO_ASYNC_GENERATOR = 0x200
 class StreamingOptions:
     """How the runtime drives a streaming handler; stored on the handler by the decorator."""
 
-    __slots__ = ("content_type", "generator", "http_prelude")
+    __slots__ = ("compress", "content_type", "generator", "http_prelude")
 
-    def __init__(self, content_type: str | None, http_prelude: bytes | None, generator: bool) -> None:
+    def __init__(
+        self, content_type: str | None, http_prelude: bytes | None, generator: bool, compress: bool = False
+    ) -> None:
         self.content_type = content_type
         self.http_prelude = http_prelude
         self.generator = generator
+        self.compress = compress
 
 
 def streamify_response(  # type: ignore[no-redef]
@@ -64,6 +69,7 @@ def streamify_response(  # type: ignore[no-redef]
     status_code: int | None = None,
     headers: Mapping[str, str] | None = None,
     cookies: Iterable[str] | None = None,
+    compress: bool = False,
 ) -> Any:
     """Mark ``handler`` as a streaming handler; use bare or with options.
 
@@ -72,7 +78,17 @@ def streamify_response(  # type: ignore[no-redef]
         Default: 200 when ``headers`` or ``cookies`` is given, else not an HTTP response.
     :param headers: HTTP response headers (str to str). Default: none.
     :param cookies: ``Set-Cookie`` strings. Default: none.
+    :param compress: compress HTTP responses with the best coding the request's ``Accept-Encoding``
+        allows (zstd where the interpreter has it, br if a brotli module is importable, gzip,
+        deflate), flushing every write so nothing is held back. Responses that set their own
+        ``Content-Encoding``, compressed media (images, audio, video, archives), statuses without a
+        body and ``HEAD`` requests are sent as written; a non-HTTP stream (no prelude) is never
+        compressed. Costs CPU: about 17 ms per MB of content with gzip (level 6) on the
+        benchmark machine, against 0.4 ms/MB uncompressed (``./dev bench --only compression``).
+        Default: False.
     """
+    if type(compress) is not bool:
+        raise TypeError(f"streamify_response: compress must be True or False, got {compress!r}")
     http = status_code is not None or headers is not None or cookies is not None
     if http and content_type is not None:
         raise InvalidMetadataError(
@@ -93,7 +109,7 @@ def streamify_response(  # type: ignore[no-redef]
             raise TypeError(f"streamify_response needs a function, got {type(function).__name__!r}")
         generator = _is_generator_function(function)
         _check_parameters(function, 2 if generator else 3)
-        options = StreamingOptions(checked_type, prelude, generator)
+        options = StreamingOptions(checked_type, prelude, generator, compress)
         try:
             setattr(function, STREAMING_MARK, options)
         except AttributeError:  # e.g. a bound method: mark a thin wrapper instead

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 from stream_fn import __version__, faults, logs
 from stream_fn.context import FunctionSettings, LambdaContext
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
     from stream_fn.error_reports import ErrorReport
+    from stream_fn.stream_metrics import StreamMeter, StreamMetrics
     from stream_fn.streams import ResponseStream
 
 RUNTIME_API_VARIABLE = "AWS_LAMBDA_RUNTIME_API"
@@ -159,6 +161,7 @@ class InvocationRunner:
 
             self._response_stream = ResponseStream
             self._content_type = self._options.content_type or DEFAULT_CONTENT_TYPE
+        self._metrics = _stream_metrics(os.environ) if self._options is not None else None
         self._client = client
         self._log = log
         self._settings = FunctionSettings()
@@ -180,6 +183,7 @@ class InvocationRunner:
         The invocation's scope (request, trace and tenant ids, which its log records carry) is entered
         first; one invocation runs at a time, so it stays current until the next one replaces it.
         """
+        arrived_ns = time.perf_counter_ns() if self._metrics is not None else 0
         request_id = invocation.request_id
         if not request_id:
             sys.stderr.write(
@@ -204,8 +208,12 @@ class InvocationRunner:
             return
         if self._options is None:
             self._invoke_buffered(request_id, event, context)
-        else:
+        elif self._metrics is None:
             self._invoke_streaming(request_id, event, context)
+        else:
+            meter = self._metrics.meter(arrived_ns)
+            self._invoke_streaming(request_id, event, context, meter)
+            self._metrics.emit(meter, request_id)
 
     def _invoke_buffered(self, request_id: str, event: Any, context: LambdaContext) -> None:
         try:
@@ -220,10 +228,18 @@ class InvocationRunner:
             return
         self._send(request_id, lambda: self._client.post_response(request_id, body, content_type))
 
-    def _invoke_streaming(self, request_id: str, event: Any, context: LambdaContext) -> None:
+    def _invoke_streaming(
+        self, request_id: str, event: Any, context: LambdaContext, meter: StreamMeter | None = None
+    ) -> None:
         options = self._options
         assert options is not None and self._response_stream is not None
         stream = self._response_stream(self._client, request_id, self._content_type)
+        if options.compress:
+            from stream_fn.content_encoding import offer_from_event
+
+            stream._offer_codings(offer_from_event(event))
+        if meter is not None:
+            stream._measure(meter)
         if options.http_prelude is not None:
             stream._set_http_prelude(options.http_prelude)
         try:
@@ -290,6 +306,18 @@ class InvocationRunner:
                 sys.stderr.write(f"stream_fn: request {request_id}: {error}\n")
                 return False
             raise
+
+
+def _stream_metrics(environ: Any) -> StreamMetrics | None:
+    """The per-invocation records ``STREAM_FN_METRICS`` asks for (its module loads only then)."""
+    if not environ.get("STREAM_FN_METRICS"):
+        return None
+    from stream_fn.stream_metrics import metrics_from_environment
+
+    try:
+        return metrics_from_environment(environ)
+    except ValueError as error:
+        raise faults.Fault(faults.INVALID_ENVIRONMENT, str(error)) from None
 
 
 def _error_report(error: BaseException) -> ErrorReport:

@@ -18,6 +18,12 @@ The request itself belongs to :mod:`stream_fn.runtime_api` (a ``StreamedRequest`
 sending, the reply) and the bytes and checks to :mod:`stream_fn.framing`. Each non-empty ``write``
 is handed on as one part: one chunk and one ``sendmsg`` of ``[chunk header, data, CRLF]``, with no
 buffering and no copy of the data.
+
+Two things can be slipped between ``write`` and the request, both chosen by the runtime before the
+handler runs and both left out entirely otherwise (the hot path of a plain stream is the request's
+own ``send_chunk``): compression (:mod:`stream_fn.content_encoding` decides it when the HTTP prelude
+is set; every write is then compressed and flushed, so it still leaves at once) and the
+per-invocation figures of :mod:`stream_fn.stream_metrics` (a meter counting the body's bytes).
 """
 
 from __future__ import annotations
@@ -49,6 +55,9 @@ if TYPE_CHECKING:  # typing is not imported at run time: it would cost every col
 
     from _typeshed import ReadableBuffer
 
+    from stream_fn.content_encoding import CodingOffer
+    from stream_fn.encoders import Encoder
+    from stream_fn.stream_metrics import StreamMeter
     from stream_fn.streaming_protocol import StreamedRequestFactory, StreamedRequestProtocol
 
 _OPEN = 0
@@ -85,6 +94,9 @@ class ResponseStream(io.RawIOBase):
         self._lock = _thread.allocate_lock()
         self._request: StreamedRequestProtocol | None = None
         self._send_chunk: Any = None  # the started request's send_chunk: the hot path of every write
+        self._coding_offer: CodingOffer | None = None
+        self._encoder: Encoder | None = None
+        self._meter: StreamMeter | None = None
 
     # -- what handlers use --------------------------------------------------------------------
 
@@ -184,8 +196,20 @@ class ResponseStream(io.RawIOBase):
                 )
             if self._state != _OPEN:
                 self._raise_not_open("set the HTTP status, headers and cookies")
+            if self._coding_offer is not None:
+                from stream_fn.content_encoding import apply_to_prelude
+
+                prelude, self._encoder = apply_to_prelude(prelude, self._coding_offer)
             self._content_type = HTTP_INTEGRATION_CONTENT_TYPE
             self._prelude = prelude
+
+    def _offer_codings(self, offer: CodingOffer) -> None:
+        """Compress the body if the HTTP prelude, once set, allows it for a request that made ``offer``."""
+        self._coding_offer = offer
+
+    def _measure(self, meter: StreamMeter) -> None:
+        """Fill ``meter`` in with this response's figures (time to first byte, bytes, errors)."""
+        self._meter = meter
 
     def _finish(self) -> None:
         """End the response after the handler returned (an empty body if nothing was written)."""
@@ -217,6 +241,9 @@ class ResponseStream(io.RawIOBase):
         if self._state != _OPEN:
             self._raise_not_open("write")
         request = self._client.streamed_response(self._request_id, self._content_type)
+        send_chunk = request.send_chunk
+        if self._encoder is not None or self._meter is not None:
+            parts, send_chunk = self._add_stages(parts, send_chunk)
         if self._prelude is not None:
             parts = [self._prelude, PRELUDE_DELIMITER, *parts]
         try:
@@ -225,8 +252,20 @@ class ResponseStream(io.RawIOBase):
             self._broken(error)
         # Any other failure (no connection could be opened) sent nothing: the stream stays open.
         self._request = request
-        self._send_chunk = request.send_chunk
+        self._send_chunk = send_chunk
         self._state = _STARTED
+
+    def _add_stages(self, parts: list[Any], send_chunk: Any) -> tuple[list[Any], Any]:
+        """The first body ``parts`` and the hot path, with compression and the meter slipped in."""
+        if self._meter is not None:
+            self._meter.count_body(sum(len(part) for part in parts))
+        if self._encoder is not None:
+            encoded = b"".join(self._encoder.encode(part) for part in parts)
+            parts = [encoded] if encoded else []
+            send_chunk = self._encoder.sender(send_chunk)
+        if self._meter is not None:
+            send_chunk = self._meter.counting(send_chunk)
+        return parts, send_chunk
 
     def _end(self, trailers: list[tuple[str, str]]) -> None:
         """Send the last chunk (with ``trailers``) and read the Runtime API's reply; lock held."""
@@ -236,6 +275,12 @@ class ResponseStream(io.RawIOBase):
         else:
             request = self._request  # type: ignore[assignment]
             parts = []
+        if (
+            self._encoder is not None and not trailers
+        ):  # a failed body stays truncated, as it is without compression
+            parts.append(self._encoder.finish())
+        if self._meter is not None:
+            self._end_meter(error=bool(trailers))
         self._request = request
         self._state = _ENDED
         try:
@@ -248,7 +293,17 @@ class ResponseStream(io.RawIOBase):
                 f"the Runtime API did not accept the streamed response: {error}"
             ) from error
 
+    def _end_meter(self, error: bool) -> None:
+        meter = self._meter
+        assert meter is not None
+        prelude = 0 if self._prelude is None else len(self._prelude) + len(PRELUDE_DELIMITER)
+        encoder = self._encoder
+        body = meter.body_bytes if encoder is None else encoder.output_bytes
+        meter.end(prelude + body, None if encoder is None else encoder.coding, error)
+
     def _broken(self, error: ConnectionLostError) -> NoReturn:
+        if self._meter is not None:
+            self._end_meter(error=True)
         self._state = _FAILED
         raise StreamConnectionError(
             f"lost the connection to the Lambda Runtime API while streaming the response: {error}"

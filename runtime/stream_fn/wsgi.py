@@ -55,8 +55,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("stream_fn.wsgi")
 
 
-def wsgi_handler(app: App) -> Handler:
-    """Return a streaming Lambda handler that serves the WSGI ``app``."""
+def wsgi_handler(app: App, *, compress: bool = False) -> Handler:
+    """Return a streaming Lambda handler that serves the WSGI ``app``.
+
+    :param compress: compress responses as the request's ``Accept-Encoding`` allows, every item of
+        the app's iterable flushed at once (``streamify_response``'s ``compress``). Default: False.
+    """
     if not callable(app):
         raise TypeError(f"wsgi_handler needs a WSGI application (a callable), got {type(app).__name__!r}")
 
@@ -88,7 +92,7 @@ def wsgi_handler(app: App) -> Handler:
         elif not response.prelude_applied:
             response.apply_prelude()  # an empty body: the runtime sends the prelude when the handler returns
 
-    streaming_handler: Handler = streamify_response(handler)
+    streaming_handler: Handler = streamify_response(compress=compress)(handler)
     return streaming_handler
 
 

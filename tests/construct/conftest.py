@@ -36,7 +36,8 @@ ALARMS_OFF = "AlarmsOff"
 CLOUDFRONT = "CloudFront"
 API_GATEWAY = "ApiGateway"
 SNAP_START = "SnapStart"
-SCENARIOS = (DEFAULTS, ALL_OPTIONS, ALARMS_OFF, CLOUDFRONT, API_GATEWAY, SNAP_START)
+STREAM_METRICS = "StreamMetrics"
+SCENARIOS = (DEFAULTS, ALL_OPTIONS, ALARMS_OFF, CLOUDFRONT, API_GATEWAY, SNAP_START, STREAM_METRICS)
 NAG_CONTROL = "NagControl"
 """A plain Function + URL (no snapshot): shows that cdk-nag flags what StreamingFunction avoids."""
 
@@ -268,6 +269,9 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Scenarios:
         API_GATEWAY: StreamingFunction(stacks[API_GATEWAY], "Stream", entry=str(HELLO), api_gateway=True),
         SNAP_START: StreamingFunction(
             stacks[SNAP_START], "Stream", entry=str(HELLO), snap_start=True, cloudfront=True, api_gateway=True
+        ),
+        STREAM_METRICS: StreamingFunction(
+            stacks[STREAM_METRICS], "Stream", entry=str(HELLO), stream_metrics=True, dashboard=True
         ),
     }
     _nag_control(cdk.Stack(app, NAG_CONTROL))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk import Duration
 
-from .conftest import ALARMS_OFF, ALL_OPTIONS, DEFAULTS, TUNED_ALARMS, Scenarios, Variants
+from .conftest import ALARMS_OFF, ALL_OPTIONS, DEFAULTS, STREAM_METRICS, TUNED_ALARMS, Scenarios, Variants
 from .support import resources_of_type, template
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
@@ -124,3 +124,82 @@ def test_dashboard_only_on_request_and_shows_streaming_metrics(scenarios: Scenar
     ):
         assert metric_name in body
     assert "alarmStatus" in body or "alarms" in body
+
+
+def test_stream_metrics_switch_the_runtime_records_on(scenarios: Scenarios) -> None:
+    def environment(scenario: str) -> dict[str, str]:
+        (function,) = resources_of_type(scenarios.templates[scenario], "AWS::Lambda::Function").values()
+        variables: dict[str, str] = function["Properties"]["Environment"]["Variables"]
+        return variables
+
+    assert environment(STREAM_METRICS)["STREAM_FN_METRICS"] == "emf"
+    assert "STREAM_FN_METRICS" not in environment(DEFAULTS)
+
+
+def test_with_stream_metrics_the_alarms_watch_the_runtimes_own_figures(scenarios: Scenarios) -> None:
+    alarms = resources_of_type(scenarios.templates[STREAM_METRICS], "AWS::CloudWatch::Alarm").values()
+    by_metric = {alarm["Properties"]["MetricName"]: alarm["Properties"] for alarm in alarms}
+    assert set(by_metric) == {
+        "StreamedBytes",
+        "TimeToFirstByte",
+        "ErrorsAfterFirstByte",
+        "Errors",
+        "Throttles",
+        "Url5xxCount",
+        "Duration",
+    }
+    for name in ("StreamedBytes", "TimeToFirstByte", "ErrorsAfterFirstByte"):
+        assert by_metric[name]["Namespace"] == "CdkStreamFn"
+        (dimension,) = by_metric[name]["Dimensions"]
+        assert dimension["Name"] == "FunctionName" and dimension["Value"]["Ref"].startswith("StreamFunction")
+        assert by_metric[name]["TreatMissingData"] == "notBreaching"
+    assert (by_metric["StreamedBytes"]["Statistic"], by_metric["StreamedBytes"]["Threshold"]) == (
+        "Maximum",
+        180 * 2**20,
+    )
+    ttfb = by_metric["TimeToFirstByte"]
+    assert (ttfb["ExtendedStatistic"], ttfb["Threshold"], ttfb["EvaluationPeriods"]) == ("p90", 2000, 3)
+    assert ttfb["ComparisonOperator"] == "GreaterThanThreshold"
+    late = by_metric["ErrorsAfterFirstByte"]
+    assert (late["Statistic"], late["Threshold"], late["ComparisonOperator"]) == (
+        "Sum",
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
+
+
+@pytest.mark.parametrize(
+    ("helper", "metric_name", "statistic"),
+    [
+        ("metric_time_to_first_byte", "TimeToFirstByte", "p90"),
+        ("metric_stream_duration", "StreamDuration", "p90"),
+        ("metric_body_bytes", "BodyBytes", "Maximum"),
+        ("metric_streamed_bytes", "StreamedBytes", "Maximum"),
+        ("metric_errors_after_first_byte", "ErrorsAfterFirstByte", "Sum"),
+    ],
+)
+def test_stream_metric_helpers(scenarios: Scenarios, helper: str, metric_name: str, statistic: str) -> None:
+    metric = getattr(scenarios.functions[STREAM_METRICS], helper)()
+    assert (metric.namespace, metric.metric_name, metric.statistic) == ("CdkStreamFn", metric_name, statistic)
+    assert metric.period.to_seconds() == 300
+    assert set(metric.dimensions) == {"FunctionName"}
+    with pytest.raises(
+        ValueError, match=rf"{helper}\(\) reads a metric the runtime writes only with stream_metrics=True"
+    ):
+        getattr(scenarios.functions[DEFAULTS], helper)()
+
+
+def test_the_dashboard_shows_the_runtimes_figures_with_stream_metrics(scenarios: Scenarios) -> None:
+    (dashboard,) = resources_of_type(
+        scenarios.templates[STREAM_METRICS], "AWS::CloudWatch::Dashboard"
+    ).values()
+    body = str(dashboard["Properties"]["DashboardBody"])
+    for metric_name in (
+        "TimeToFirstByte",
+        "StreamDuration",
+        "BodyBytes",
+        "StreamedBytes",
+        "ErrorsAfterFirstByte",
+    ):
+        assert metric_name in body
+    assert "CdkStreamFn" in body

@@ -92,6 +92,19 @@ def problems(stack: cdk.Stack, **props: Any) -> str:
             {"duration_alarm_threshold_percent_of_timeout": 120},
             "duration_alarm_threshold_percent_of_timeout must be more than 0 and at most 100 percent",
         ),
+        (
+            {"environment": {"STREAM_FN_METRICS": "emf"}},
+            "environment must not set STREAM_FN_METRICS: pass stream_metrics=True instead",
+        ),
+        ({"stream_metrics": "yes"}, "stream_metrics must be True or False, got 'yes' (str)"),
+        (
+            {"time_to_first_byte_alarm_threshold_ms": 0},
+            "time_to_first_byte_alarm_threshold_ms must be more than 0 and at most 900000 ms",
+        ),
+        (
+            {"errors_after_first_byte_alarm_threshold_count": 0},
+            "errors_after_first_byte_alarm_threshold_count must be a whole number of at least 1",
+        ),
         ({"cloudfront": "yes"}, "cloudfront must be True, False or a CloudFrontOptions, got 'yes' (str)"),
         ({"api_gateway": 1}, "api_gateway must be True, False or a ApiGatewayOptions, got 1 (int)"),
         (

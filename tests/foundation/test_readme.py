@@ -41,11 +41,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedEmulator]
     (code / "index.py").write_text(python_block_containing("# functions/report/index.py"))
     (code / "main.py").write_text(python_block_containing("handler = asgi_handler(app)"))
     (code / "live.py").write_text(python_block_containing("# functions/live/index.py"))
+    (code / "export.py").write_text(python_block_containing("# functions/export/index.py"))
     emulator = ServedEmulator(
         [
             FunctionConfig("report", "index.handler", code, timeout_seconds=30),
             FunctionConfig("numbers", "main.handler", code, timeout_seconds=30),
             FunctionConfig("live", "live.handler", code, timeout_seconds=30),
+            FunctionConfig("export", "export.handler", code, timeout_seconds=30),
         ]
     )
     try:
@@ -84,3 +86,13 @@ def test_the_server_sent_events_example_streams_ticks_and_resumes(served: Served
         ("tick", '{"n":3}', "3"),
     ]
     assert [event.last_event_id for event in resumed.events] == ["4", "5", "6"]
+
+
+def test_the_compression_example_compresses_for_a_client_that_accepts_gzip(served: ServedEmulator) -> None:
+    response = httpx.get(served.url("export"), headers={"accept-encoding": "gzip"}, timeout=30)
+
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    lines = response.text.splitlines()
+    assert len(lines) == 10_000 and lines[3] == '{"n": 3, "square": 9}'
+    assert "content-length" not in response.headers  # streamed: no length up front

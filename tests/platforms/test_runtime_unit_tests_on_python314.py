@@ -31,7 +31,13 @@ pytestmark = pytest.mark.timeout(300)
 
 REPO = Path(__file__).resolve().parents[2]
 PLATFORM = parse_platform("python3.14/x86_64")
-TEST_TOOLS = ("python3-pytest", "python3-h11", "python3-hypothesis", "python3-pytest-timeout")
+TEST_TOOLS = (
+    "python3-pytest",
+    "python3-h11",
+    "python3-hypothesis",
+    "python3-pytest-timeout",
+    "python3-brotli",  # the compression tests decode br (zstd is in 3.14's standard library)
+)
 
 
 def test_the_runtimes_unit_tests_pass_on_python314(tmp_path: Path) -> None:

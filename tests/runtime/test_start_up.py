@@ -34,6 +34,14 @@ def handler(event, response_stream, context):
 
 def buffered(event, context):
     return " ".join(sorted(sys.modules))
+
+
+@streamify_response(compress=True)
+def compressed(event, response_stream, context):
+    from stream_fn import HttpResponseStream
+
+    HttpResponseStream.from_(response_stream, headers={"content-type": "text/plain"})
+    response_stream.write(" ".join(sorted(sys.modules)))
 """
 
 NEVER_NEEDED_TO_SUCCEED = (
@@ -48,6 +56,10 @@ NEVER_NEEDED_TO_SUCCEED = (
     "stream_fn.wsgi",
     "stream_fn.snap_start",  # SnapStart only (init type snap-start)
     "snapshot_restore_py",
+    "stream_fn.content_encoding",  # compression loads for compress=True handlers only
+    "stream_fn.encoders",
+    "zlib",
+    "stream_fn.stream_metrics",  # the per-invocation records load only with STREAM_FN_METRICS=emf
 )
 
 
@@ -89,3 +101,14 @@ def test_a_buffered_handler_loads_no_response_stream(
     assert "stream_fn.loop" in modules
     assert "stream_fn.streams" not in modules
     assert modules.isdisjoint(NEVER_NEEDED_TO_SUCCEED), sorted(modules.intersection(NEVER_NEEDED_TO_SUCCEED))
+
+
+def test_a_compressing_handler_loads_an_encoder_only_for_a_request_that_accepts_one(
+    fake_api: FakeRuntimeApi, start_runtime: StartRuntime, task_root: pathlib.Path
+) -> None:
+    start_runtime("modules.compressed", LAMBDA_TASK_ROOT=str(task_root))
+    event = {"version": "2.0", "rawPath": "/", "headers": {}, "requestContext": {"http": {"method": "GET"}}}
+    response = fake_api.invoke(event)
+    modules = set(response.chunks[2].decode().split())
+    assert "stream_fn.content_encoding" in modules
+    assert "stream_fn.encoders" not in modules and "zlib" not in modules

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 
 from cdk_stream_fn.contract import MB
-from cdk_stream_fn.emulator import limits, platform_errors
+from cdk_stream_fn.emulator import limits, platform_errors, stream_records
 from cdk_stream_fn.emulator.platform_errors import FunctionError
 from cdk_stream_fn.emulator.sandboxes import memory
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig, runtime_launch
@@ -59,9 +59,10 @@ def print_log_line(function_name: str, line: str) -> None:
     """The default log sink: the runtime's output on stderr, prefixed with the function's name.
 
     Lambda runtimes write a multi-line record (a traceback) as one line with CR separators, so
-    CloudWatch keeps it together; on a terminal those become indented lines again.
+    CloudWatch keeps it together; on a terminal those become indented lines again. The runtime's
+    per-invocation stream record (CloudWatch EMF, with `STREAM_FN_METRICS=emf`) is said in words.
     """
-    line = line.replace("\r", "\n    ")
+    line = stream_records.describe_line(line) or line.replace("\r", "\n    ")
     sys.stderr.write(f"[{function_name}] {line}\n")
     sys.stderr.flush()
 

@@ -86,3 +86,18 @@ def returns_decimal(event, context):
     import decimal
 
     return {"price": decimal.Decimal("1.50"), "count": decimal.Decimal(3)}
+
+
+@streamify_response(compress=True)
+def streamed_compressed(event, response_stream, context):
+    """``streamed`` with compression negotiated from the event's ``Accept-Encoding``."""
+    _run(event["steps"], response_stream)
+
+
+@streamify_response(compress=True, headers={"content-type": "application/x-ndjson"})
+def lines_compressed(event, context):
+    """A generator whose HTTP prelude comes from the decorator: one JSON line per yield."""
+    for index in range(event.get("lines", 3)):
+        if event.get("sleep"):
+            time.sleep(event["sleep"])
+        yield f'{{"line": {index}}}\n'

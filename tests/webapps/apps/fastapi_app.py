@@ -117,3 +117,6 @@ async def fail_mid() -> StreamingResponse:
 
 
 handler = asgi_handler(app)
+
+#: The same app with compression (no second lifespan: the tests of lifespan count its startups).
+compressed_handler = asgi_handler(app, lifespan="off", compress=True)

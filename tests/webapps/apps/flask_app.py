@@ -139,3 +139,5 @@ def raw_app(environ: dict[str, Any], start_response: Any) -> Any:
 
 
 raw_handler = wsgi_handler(raw_app)
+
+compressed_handler = wsgi_handler(app, compress=True)
