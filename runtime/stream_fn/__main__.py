@@ -1,6 +1,17 @@
-"""``python -m stream_fn``: the runtime's entry point, as Lambda (through wrapper.sh) and the emulator start it."""
+"""``python -m stream_fn``: the runtime's entry point, as Lambda (through wrapper.sh) and the emulator start it.
 
-from stream_fn.loop import main
+One invocation at a time (:mod:`stream_fn.loop`), or several at once on Lambda Managed Instances, when
+Lambda sets ``AWS_LAMBDA_MAX_CONCURRENCY`` (:mod:`stream_fn.managed_instances`, which builds on the loop).
+"""
+
+import os
+
+from stream_fn.concurrency import is_concurrent
+
+if is_concurrent(os.environ):
+    from stream_fn.managed_instances import main
+else:
+    from stream_fn.loop import main
 
 if __name__ == "__main__":
     raise SystemExit(main())
