@@ -111,6 +111,8 @@ class RuntimeApiServer:
         self.init_error: FunctionError | None = None
         #: Set when the runtime reports `POST /runtime/init/error` (a new one after each `reset`).
         self.init_failed = Milestone()
+        #: Set when the runtime's first `GET /next` ends its init (a new one after each `reset`).
+        self.initialized = Milestone()
         #: What the runtime reported with `POST /runtime/restore/error` (SnapStart), if it did.
         self.restore_error: FunctionError | None = None
         self._http = HttpServer(name=name, attach=lambda conn: RuntimeConnection(self, conn))
@@ -174,6 +176,7 @@ class RuntimeApiServer:
         self.init_error = None
         self.restore_error = None
         self.init_failed = Milestone()
+        self.initialized = Milestone()
 
     def drop_queued(self) -> list[Invocation]:
         """Take back the invocations no runtime picked up yet (to fail them: none will)."""
@@ -412,6 +415,8 @@ class RuntimeConnection:
     def _next(self) -> None:
         """`GET /runtime/invocation/next`."""
         verdict = self.lifecycle.next_requested(self)
+        if not self.api.initialized.is_set() and self.lifecycle.phase is Phase.READY:
+            self.api.initialized.set()
         if verdict.abandoned is not None:
             self.api.fail(verdict.abandoned)
         if verdict.rejection is not None:

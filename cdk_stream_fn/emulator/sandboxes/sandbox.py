@@ -107,6 +107,7 @@ class Sandbox:
             self.api = await RuntimeApiServer.start(
                 timeout_seconds=self.config.timeout_seconds,
                 shape_bandwidth=self.shape_bandwidth,
+                concurrency=self.config.per_environment_concurrency or 1,
                 name=f"{self.name} runtime API",
             )
         if self.running:
@@ -117,7 +118,7 @@ class Sandbox:
             await self.api.close_connections()
             await self._drain_pumps()
         command = self.config.command()
-        environment = lambda_environment(self.config, self.api.address)
+        environment = self._environment()
         output = asyncio.subprocess.PIPE if self.log_sink is not None else None
         try:
             self.process = await asyncio.create_subprocess_exec(
@@ -148,6 +149,11 @@ class Sandbox:
                 asyncio.create_task(self._pump(self.process.stdout)),
                 asyncio.create_task(self._pump(self.process.stderr)),
             ]
+
+    def _environment(self) -> dict[str, str]:
+        """The runtime process's environment."""
+        assert self.api is not None
+        return lambda_environment(self.config, self.api.address)
 
     async def run(self, invocation: Invocation) -> None:
         """Run one invocation to its end: answered, failed, timed out or crashed."""
