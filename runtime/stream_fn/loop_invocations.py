@@ -22,9 +22,9 @@ Timeouts: "When an invocation times out, Lambda marks that specific invocation a
 interrupt other running invocations or terminate the execution environment", and Managed Instances do
 not stop the function's code (AWS Lambda Developer Guide, "Understanding the Lambda Managed Instances
 execution environment"). stream_fn cancels the invocation's task at its deadline
-(``Lambda-Runtime-Deadline-Ms``), so its slot takes the next invocation; a stream that had started ends
-with error trailers (``Function.InvocationTimeout``), which the platform may refuse, as it has already
-failed the invocation.
+(``Lambda-Runtime-Deadline-Ms``) plus :data:`DEADLINE_GRACE_SECONDS`, so its slot takes the next
+invocation; a stream that had started ends with error trailers (``Function.InvocationTimeout``), which
+the platform may refuse, as it has already failed the invocation.
 
 SIGTERM stops the slots; then whatever handled SIGTERM before runs (the ASGI lifespan's shutdown).
 """
@@ -59,6 +59,9 @@ if TYPE_CHECKING:
 
 #: A generator handler waits for the socket once this many bytes are queued on its connection.
 HIGH_WATER_BYTES = 1024 * 1024
+#: How long after its deadline an invocation is cancelled: the platform fails it at the deadline with its
+#: own error (``Sandbox.Timedout``), which is what the caller should see, not the runtime's.
+DEADLINE_GRACE_SECONDS = 1.0
 
 
 class InvocationTimeout(Exception):
@@ -306,7 +309,13 @@ class LoopSlots:
             )
             self._invocations.add(task)
             timer = (
-                loop.call_later(deadline.seconds, _cancel_at_deadline, task, deadline, invocation.request_id)
+                loop.call_later(
+                    deadline.seconds + DEADLINE_GRACE_SECONDS,
+                    _cancel_at_deadline,
+                    task,
+                    deadline,
+                    invocation.request_id,
+                )
                 if invocation.deadline_ms
                 else None
             )
