@@ -20,7 +20,15 @@ from benchmarks.references import REPO_ROOT, WORK_DIR, NodeReference, Unavailabl
 from benchmarks.runtimes import Runtime
 from benchmarks.stats import MIN_RUNS
 
-GROUPS = ("cold_start", "invocation_overhead", "stream", "time_to_first_byte", "webapp", "synthesis")
+GROUPS = (
+    "cold_start",
+    "invocation_overhead",
+    "stream",
+    "time_to_first_byte",
+    "managed_instances",
+    "webapp",
+    "synthesis",
+)
 DEFAULT_OUTPUT = REPO_ROOT / "docs"
 SCRATCH_OUTPUT = WORK_DIR / "report"
 # Load average per core above which other work will visibly disturb the figures.

@@ -75,8 +75,9 @@ def main() -> int:
     except ValueError as error:
         settings_error, settings = error, ConcurrencySettings(1)
     if settings.processes:
-        from stream_fn.worker_processes import run_worker_processes
+        from stream_fn.worker_processes import preload_runtime, run_worker_processes
 
+        preload_runtime()
         return run_worker_processes(
             settings.slots, settings.log_socket, lambda: _start(address, settings, None, in_process=False)
         )

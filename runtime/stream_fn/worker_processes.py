@@ -7,6 +7,9 @@ globals, ``_X_AMZN_TRACE_ID`` and everything else stay per invocation, at the me
 per slot. This follows awslambdaric 4.x ``lambda_multi_concurrent_utils.MultiConcurrentRunner``:
 
 * fork (``multiprocessing.get_context("fork")``), one worker per slot, the parent waiting for them all;
+  the stock parent imports its own modules before it forks and each worker imports the handler, and so
+  does stream_fn (:func:`preload_runtime`): the runtime's pages are shared, the function's code is
+  imported after the fork, so nothing it opens at import (a connection, a thread) is shared;
 * the parent's framed log descriptor (``_LAMBDA_TELEMETRY_LOG_FD``) is closed before forking (the stock
   parent uses it once, for its worker-pool event, and closes it), so workers log to stdout;
 * each worker connects its stdout and stderr to the Unix socket ``_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET``
@@ -29,6 +32,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType
+
+
+#: The runtime's own modules every worker needs, imported once before forking (they open nothing).
+PRELOADED_MODULES = ("stream_fn.streams", "stream_fn.blocking_slot", "stream_fn.framing")
+
+
+def preload_runtime() -> None:
+    """Import the runtime's modules that every worker needs, so the workers share their pages."""
+    import importlib
+
+    for name in PRELOADED_MODULES:
+        importlib.import_module(name)
 
 
 def run_worker_processes(count: int, log_socket: str | None, worker: Callable[[], int]) -> int:
