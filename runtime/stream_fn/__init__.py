@@ -38,6 +38,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from stream_fn.invocation_scope import current_invocation
     from stream_fn.streams import HttpResponseStream, ResponseStream
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "StreamConnectionError",
     "StreamEndedError",
     "asgi_handler",
+    "current_invocation",
     "streamify_response",
     "wsgi_handler",
 ]
@@ -58,6 +60,7 @@ _LAZY_ATTRIBUTES = {
     "HttpResponseStream": "stream_fn.streams",
     "ResponseStream": "stream_fn.streams",
     "asgi_handler": "stream_fn.asgi",
+    "current_invocation": "stream_fn.invocation_scope",
     "wsgi_handler": "stream_fn.wsgi",
 }
 

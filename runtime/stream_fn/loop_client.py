@@ -120,8 +120,12 @@ class LoopRuntimeApiClient:
         raise failure
 
     async def ready(self) -> None:
-        """Make sure the connection is open, so a response can start without waiting."""
-        await self._connected()
+        """Make sure the connection is open, so a response can start without waiting.
+
+        Called right after ``/next`` answered on it, so an open connection is taken as it is (the idle check
+        of the other requests would cost a system call per invocation for nothing)."""
+        if self._sock is None or self._broken is not None:
+            await self._connected()
 
     async def send_response(self, request_id: str, body: bytes, content_type: str) -> None:
         """Send a buffered response for ``request_id`` and read the answer (202 or an error)."""
