@@ -23,7 +23,7 @@ execution environment":
 - A runtime process that exits fails what it held and what waited for it.
 
 Locally an invocation waits for a free place rather than being refused ("Backpressure handling": Lambda
-rejects it), and waits at most the function's timeout to be picked up once the runtime is ready.
+rejects it), and waits at most the function's timeout to be picked up once the runtime has initialized.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from cdk_stream_fn.emulator import limits, platform_errors
 from cdk_stream_fn.emulator.platform_errors import FunctionError
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 from cdk_stream_fn.emulator.sandboxes.invocation import Invocation
-from cdk_stream_fn.emulator.sandboxes.lifecycle import Phase
 from cdk_stream_fn.emulator.sandboxes.sandbox import (
     MAX_LOG_LINE_BYTES,
     LogSink,
@@ -141,11 +140,15 @@ class ConcurrentSandbox(Sandbox):
         api = self.api
         assert api is not None
         timeout = self.config.timeout_seconds
-        ready = api.phase is Phase.READY  # while the runtime initializes, the watcher sets the limits
+        initialized = api.initialized.future
         api.submit(invocation)
         picked_up = invocation.picked_up.future
         finished = invocation.finished.future
-        in_time = await _either(picked_up, finished, timeout if ready else None)
+        if not initialized.done():  # while the runtime initializes, the watcher sets the limits
+            await _either(initialized, finished, None)
+            if finished.done():
+                return
+        in_time = await _either(picked_up, finished, timeout)
         if not in_time and api.lifecycle.withdraw(invocation):
             log.warning(
                 "%s: request %s: no slot of the runtime came free within %g s",
