@@ -20,7 +20,8 @@ and stream_fn reads one variable of its own:
 
 from __future__ import annotations
 
-MAX_CONCURRENCY_VARIABLE = "AWS_LAMBDA_MAX_CONCURRENCY"
+from stream_fn.loop import MAX_CONCURRENCY_VARIABLE
+
 INITIALIZATION_TYPE_VARIABLE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 MANAGED_INSTANCES_INITIALIZATION_TYPE = "lambda-managed-instances"
 LOG_SOCKET_VARIABLE = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
@@ -52,11 +53,6 @@ class ConcurrencySettings:
     def __repr__(self) -> str:
         mode = PROCESSES if self.processes else IN_PROCESS
         return f"ConcurrencySettings(slots={self.slots}, {mode}, log_socket={self.log_socket!r})"
-
-
-def is_concurrent(environ: Mapping[str, str]) -> bool:
-    """True when Lambda asks for several invocations at once (``AWS_LAMBDA_MAX_CONCURRENCY`` is set)."""
-    return bool(environ.get(MAX_CONCURRENCY_VARIABLE))
 
 
 def read_concurrency_settings(environ: Mapping[str, str]) -> ConcurrencySettings:

@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 
 RUNTIME_API_VARIABLE = "AWS_LAMBDA_RUNTIME_API"
 HANDLER_VARIABLE = "_HANDLER"
+#: Set on Lambda Managed Instances: how many invocations the process serves at once (stream_fn.concurrency).
+MAX_CONCURRENCY_VARIABLE = "AWS_LAMBDA_MAX_CONCURRENCY"
 USER_AGENT = (
     f"stream-fn/{__version__} (Python {sys.version_info[0]}.{sys.version_info[1]}.{sys.version_info[2]})"
 )

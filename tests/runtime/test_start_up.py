@@ -46,6 +46,8 @@ NEVER_NEEDED_TO_SUCCEED = (
     "encodings.idna",  # what socket.getaddrinfo loads for a str host
     "stream_fn.asgi",
     "stream_fn.wsgi",
+    "stream_fn.managed_instances",  # Lambda Managed Instances only
+    "stream_fn.concurrency",
 )
 
 

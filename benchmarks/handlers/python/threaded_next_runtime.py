@@ -11,8 +11,7 @@ import concurrent.futures
 import os
 
 from stream_fn import loop_client, managed_instances
-from stream_fn.concurrency import MAX_CONCURRENCY_VARIABLE
-from stream_fn.loop import USER_AGENT
+from stream_fn.loop import MAX_CONCURRENCY_VARIABLE, USER_AGENT
 from stream_fn.runtime_api import RuntimeApiClient
 
 _threads = concurrent.futures.ThreadPoolExecutor(
