@@ -199,3 +199,13 @@ def test_worker_processes_log_through_the_socket_lambda_names(
         assert f'"requestId": "{answer["request_id"]}"' in logged
         assert answer["env_trace_id"] == answer["scope_trace_id"]  # one invocation per process at a time
     assert stdout == ""  # nothing went to the parent's stdout
+
+
+def test_a_context_variable_an_invocation_sets_does_not_reach_the_next_one_on_its_slot(
+    fake_api: FakeRuntimeApi, start_runtime: StartRuntime
+) -> None:
+    start_runtime("slots.context_var_handler", **managed(1))
+
+    answers = [json.loads(fake_api.invoke({}).body) for _ in range(3)]
+
+    assert answers == [{"seen": None}] * 3

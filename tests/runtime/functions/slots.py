@@ -28,3 +28,13 @@ async def async_handler(event, context):
 
 def sync_handler(event, context):
     return _seen(context)
+
+
+_last_request = __import__("contextvars").ContextVar("last_request")
+
+
+async def context_var_handler(event, context):
+    """What a ContextVar set by an earlier invocation on the same slot holds here (it must be unset)."""
+    seen = _last_request.get(None)
+    _last_request.set(context.aws_request_id)
+    return {"seen": seen}
