@@ -26,6 +26,7 @@ GROUPS = (
     "stream",
     "time_to_first_byte",
     "compression",
+    "managed_instances",
     "webapp",
     "synthesis",
 )

@@ -7,6 +7,7 @@ reported as MISS: the measurement is never bent to meet it.
 
 from __future__ import annotations
 
+from benchmarks.measure_managed import STREAM_FN_EVENT_LOOP, STREAM_FN_PROCESSES
 from benchmarks.runtimes import AWSLAMBDARIC, NODE, STREAM_FN, STREAM_FN_AS_DEPLOYED
 from benchmarks.stats import Comparison, Figure, Target
 from benchmarks.synth_app import PLAIN_STACK, STREAMING_STACK
@@ -216,5 +217,59 @@ COMPRESSION_TIME_TO_FIRST_BYTE = Figure(
     reference="identity",
     target=Target(
         "Time to first byte compressed (gzip) within 1.5x of uncompressed", Comparison.AT_MOST, 1.5
+    ),
+)
+
+_MANAGED_SETUP = (
+    "The emulator's Lambda Managed Instances environment (as `cdk-stream-fn serve` runs a function with a "
+    "capacity provider), per-environment concurrency 64; a batch of 64 invocations submitted at once, each a "
+    "server-sent-event stream of 50 tokens 20 ms apart from a simulated model (awslambdaric returns the same "
+    "tokens buffered). A fresh environment per setup and run, setups interleaved; a warm-up batch first."
+)
+
+MANAGED_MEMORY = Figure(
+    key="managed_memory",
+    title="Managed Instances: memory of the environment, 64 concurrent SSE streams",
+    unit="MiB PSS",
+    method=(
+        f"{_MANAGED_SETUP} The peak, sampled every 100 ms during the measured batch, of the PSS "
+        "(/proc/<pid>/smaps_rollup) summed over every process of the runtime's process group: PSS counts a "
+        "page shared by n processes as 1/n in each, so forked workers that share pages are not counted twice "
+        "as an RSS sum would (the RSS sums are in the notes)."
+    ),
+    subject=STREAM_FN_EVENT_LOOP,
+    reference=AWSLAMBDARIC,
+    target=Target(
+        "Managed Instances: at most a quarter of the stock client's memory", Comparison.AT_MOST, 0.25
+    ),
+)
+
+MANAGED_CPU_PER_STREAM = Figure(
+    key="managed_cpu_per_stream",
+    title="Managed Instances: CPU time per stream, 64 concurrent SSE streams",
+    unit="CPU ms",
+    method=(
+        f"{_MANAGED_SETUP} User + system CPU time of every thread of every process of the runtime's process "
+        "group from before to after the measured batch, divided by 64. awslambdaric sends one buffered "
+        "response per stream where the others send 50 chunks."
+    ),
+    subject=STREAM_FN_EVENT_LOOP,
+    reference=AWSLAMBDARIC,
+)
+
+MANAGED_TIME_TO_FIRST_BYTE = Figure(
+    key="managed_time_to_first_byte",
+    title="Managed Instances: time to first byte, 64 concurrent SSE streams",
+    unit="ms",
+    method=(
+        f"{_MANAGED_SETUP} Time from submitting an invocation to its first response bytes reaching the "
+        "Runtime API (the emulator's stamps), the median of the batch's 64. The reference is the model of "
+        "a process per slot running the same streaming code (stream_fn with STREAM_FN_CONCURRENCY=processes); "
+        "awslambdaric cannot stream, so its first byte is its last."
+    ),
+    subject=STREAM_FN_EVENT_LOOP,
+    reference=STREAM_FN_PROCESSES,
+    target=Target(
+        "Managed Instances: time to first byte within 10% of a process per slot", Comparison.AT_MOST, 1.1
     ),
 )

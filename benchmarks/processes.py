@@ -103,3 +103,38 @@ def process_cpu_seconds(pid: int) -> float:
         return total_ns / 1e9
     fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def process_group(leader: int) -> list[int]:
+    """The processes in the process group `leader` leads (a runtime started in a session of its own, and the
+    worker processes it forked)."""
+    members = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == leader:  # the fifth field of /proc/<pid>/stat: the process group
+            members.append(int(entry.name))
+    return sorted(members)
+
+
+def memory_of(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of process `pid` in bytes, from /proc/<pid>/smaps_rollup (0, 0 once it is gone).
+
+    PSS (proportional set size) counts a page shared by n processes as 1/n in each, so the PSS of a process
+    group sums to what the group really holds, where the RSS sum counts every shared page again per process.
+    """
+    pss = rss = 0
+    try:
+        lines = pathlib.Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return 0, 0
+    for line in lines:
+        if line.startswith("Pss:"):
+            pss = int(line.split()[1]) * 1024
+        elif line.startswith("Rss:"):
+            rss = int(line.split()[1]) * 1024
+    return pss, rss

@@ -9,10 +9,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from benchmarks import figures as specs
-from benchmarks import measure_compression, measure_runtime, measure_synth, measure_url, measure_webapp
+from benchmarks import (
+    measure_compression,
+    measure_managed,
+    measure_runtime,
+    measure_synth,
+    measure_url,
+    measure_webapp,
+)
 from benchmarks.deployed_layer import LayerUnavailable, bytecode_written, remove_layer, stage_read_only_layer
 from benchmarks.measure_runtime import MeasurementError, MiB, StreamRun
-from benchmarks.references import WORK_DIR, Log
+from benchmarks.references import WORK_DIR, Log, awslambdaric_version
 from benchmarks.report import format_value
 from benchmarks.runtimes import (
     AWSLAMBDARIC,
@@ -130,6 +137,8 @@ def measure_all(
             result.append(_url_request_cpu(runtimes, backend, settings, labels, log))
         if "compression" in groups:
             result.extend(_compression(runtimes, backend, settings, log))
+        if "managed_instances" in groups:
+            result.extend(_managed_instances(backend, settings, log))
     finally:
         backend.close()
     if "webapp" in groups:
@@ -313,6 +322,55 @@ def _url_request_cpu(
         log,
     )
     return specs.URL_REQUEST_CPU.with_runs(runs, labels, notes)
+
+
+def _managed_instances(backend: EmulatorBackend, settings: Settings, log: Log) -> list[Figure]:
+    """64 concurrent SSE streams in one Managed Instances environment: stream_fn's ways against the stock
+    client's process per slot, and the design alternative of waiting in /next on threads."""
+    setups = {setup.name: setup for setup in measure_managed.setups(awslambdaric_version())}
+    labels = {name: setup.label for name, setup in setups.items()}
+    log(f"Managed Instances, 64 concurrent SSE streams: {settings.runs} runs of {', '.join(setups)}")
+    notes: list[str] = []
+    runs = measure_dropping_failures(
+        list(setups),
+        lambda names: measure_managed.measure(
+            [setups[name] for name in names], backend, settings.runs, LOG_DIR, log
+        ),
+        notes,
+        log,
+    )
+
+    def median_of(name: str, field: str) -> float:
+        return float(statistics.median(getattr(run, field) for run in runs[name]))
+
+    if runs:
+        notes.append(
+            "RSS summed over the same processes (median of the peaks), which counts pages shared by forked "
+            "workers once per worker: "
+            + ", ".join(
+                f"{labels[name]} {format_value(median_of(name, 'rss_mib'))} MiB over "
+                f"{runs[name][0].processes} process{'es' if runs[name][0].processes > 1 else ''}"
+                for name in runs
+            )
+            + "."
+        )
+        notes.append(
+            "Time to the 95th percentile first byte and to the last byte (medians): "
+            + ", ".join(
+                f"{labels[name]} {format_value(median_of(name, 'first_byte_p95_ms'))} ms / "
+                f"{format_value(median_of(name, 'last_byte_ms'))} ms"
+                for name in runs
+            )
+            + "."
+        )
+    memory = {n: [r.pss_mib for r in rs] for n, rs in runs.items()}
+    cpu = {n: [r.cpu_ms_per_stream for r in rs] for n, rs in runs.items()}
+    first_byte = {n: [r.first_byte_ms for r in rs] for n, rs in runs.items()}
+    return [
+        specs.MANAGED_MEMORY.with_runs(memory, labels, notes),
+        specs.MANAGED_CPU_PER_STREAM.with_runs(cpu, labels),
+        specs.MANAGED_TIME_TO_FIRST_BYTE.with_runs(first_byte, labels),
+    ]
 
 
 def _synthesis(settings: Settings, log: Log) -> list[Figure]:

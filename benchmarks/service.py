@@ -192,6 +192,31 @@ class ServedFunction:
     runtime_pid: int | None
 
 
+class ManagedEnvironment:
+    """A warm Managed Instances environment of the emulator: its runtime's process id, and batches of
+    invocations submitted all at once."""
+
+    def __init__(self, loop: LoopThread, pool: FunctionPool) -> None:
+        self._loop = loop
+        self._pool = pool
+
+    @property
+    def pid(self) -> int:
+        """The runtime's process id: the leader of the process group its workers (if any) are in."""
+        (sandbox,) = self._pool.sandboxes
+        assert sandbox.pid is not None
+        return sandbox.pid
+
+    def batch(self, event: bytes, count: int, timeout: float) -> list[Outcome]:
+        """Submit `count` invocations of `event` at once and wait for every response to be complete."""
+
+        async def all_at_once() -> list[Outcome]:
+            invocations = [await self._pool.submit(self._pool.request(event)) for _ in range(count)]
+            return list(await asyncio.gather(*(_drain(invocation) for invocation in invocations)))
+
+        return self._loop.run(asyncio.wait_for(all_at_once(), timeout), timeout + 5)
+
+
 class EmulatorBackend:
     """Makes one emulator Runtime API per runtime process, and function URLs, all on one event-loop thread."""
 
@@ -258,6 +283,41 @@ class EmulatorBackend:
             finally:
                 self._loop.run(server.stop())
                 self._loop.run(pool.stop())
+
+    @contextlib.contextmanager
+    def managed_environment(
+        self,
+        name: str,
+        handler: str,
+        code_dir: pathlib.Path,
+        command: list[str] | None,
+        environment: dict[str, str],
+        concurrency: int,
+        log: pathlib.Path,
+    ) -> Iterator[ManagedEnvironment]:
+        """One Lambda Managed Instances execution environment, started and warm (as `serve` runs a function
+        with a capacity provider): one runtime (`command`, or `python -m stream_fn`) taking `concurrency`
+        invocations at once. Its memory limit is not enforced: memory is what is measured."""
+        config = FunctionConfig(
+            name=name,
+            handler=handler,
+            code_dir=code_dir,
+            environment=environment,
+            timeout_seconds=120,
+            memory_mb=10240,
+            runtime_command=command,
+            per_environment_concurrency=concurrency,
+            enforce_memory=False,
+        )
+        with log.open("a") as sink:
+            pool = FunctionPool(
+                config, max_sandboxes=1, log_sink=lambda _, line: print(line, file=sink, flush=True)
+            )
+            try:
+                self._loop.run(pool.warm(), timeout=120)
+                yield ManagedEnvironment(self._loop, pool)
+            finally:
+                self._loop.run(pool.stop(), timeout=60)
 
     def server_cpu_seconds(self) -> float:
         """CPU time of the thread every server of this backend runs on (Runtime APIs, function URLs)."""

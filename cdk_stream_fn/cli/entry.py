@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"memory in MiB (default: {contract.DEFAULT_MEMORY_MB}; in a CDK app, each function's own)",
     )
+    single.add_argument(
+        "--per-environment-concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run as on Lambda Managed Instances: each runtime process takes N invocations at once "
+        "(default: on-demand, one at a time; in a CDK app, each function's capacity provider setting)",
+    )
     cdk = serve.add_argument_group("a CDK app")
     cdk.add_argument("--app-dir", type=Path, default=Path("."), help="the CDK app directory (default: .)")
     cdk.add_argument(

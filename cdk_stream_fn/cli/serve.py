@@ -66,6 +66,8 @@ def _functions_to_serve(
         overrides["timeout_seconds"] = args.timeout
     if args.memory is not None:
         overrides["memory_mb"] = args.memory
+    if args.per_environment_concurrency is not None:
+        overrides["per_environment_concurrency"] = args.per_environment_concurrency
     if not args.memory_limit:
         overrides["enforce_memory"] = False
     if args.platform:
@@ -193,7 +195,7 @@ def print_endpoints(emulator: Emulator, out: TextIO) -> None:
 
     write = out.write
     endpoints = emulator.endpoints
-    rows = [("FUNCTION", "URL", "HANDLER", "TIMEOUT")]
+    rows = [("FUNCTION", "URL", "HANDLER", "TIMEOUT", "MODE")]
     for endpoint in endpoints:
         function = endpoint.function
         rows.append(
@@ -202,9 +204,10 @@ def print_endpoints(emulator: Emulator, out: TextIO) -> None:
                 endpoint.url or "(no function URL)",
                 function.handler,
                 f"{function.timeout_seconds:g} s",
+                execution_mode(function),
             )
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     count = len(endpoints)
     write(
         f"\ncdk-stream-fn: serving {count} function{'s' if count != 1 else ''} (Ctrl-C stops everything)\n\n"
@@ -239,6 +242,13 @@ def snap_start_heading(names: list[str]) -> str:
     )
 
 
+def execution_mode(function: FunctionConfig) -> str:
+    """How the function's environments take invocations: one at a time, or several (Managed Instances)."""
+    if function.per_environment_concurrency is None:
+        return "on-demand"
+    return f"managed instances, {function.per_environment_concurrency} per environment"
+
+
 def access_lines(emulator: Emulator) -> list[str]:
     """What `serve` lets in, one line each: the names it answers to, AWS_IAM URLs, throttling, memory."""
     from cdk_stream_fn.emulator.http.admission import LOOPBACK_NAMES, is_loopback
@@ -265,6 +275,12 @@ def access_lines(emulator: Emulator) -> list[str]:
         )
     reserved = [f"{f.name} {f.reserved_concurrency}" for f in functions if f.reserved_concurrency is not None]
     queued = "requests past --max-concurrency wait their turn"
+    managed = [f.name for f in functions if f.per_environment_concurrency is not None]
+    if managed:
+        lines.append(
+            f"Managed Instances ({', '.join(managed)}): one runtime process per environment takes several "
+            "invocations at once; --max-concurrency counts environments; a timed-out invocation fails alone"
+        )
     if reserved:
         lines.append(f"Reserved concurrency: {', '.join(reserved)} (more at once get 429); other {queued}")
     else:

@@ -37,10 +37,23 @@ def snap_start_conf(snap_start: bool) -> lambda_.SnapStartConf | None:
     return lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None
 
 
-def check_snap_start(snap_start: object, runtime: object) -> list[str]:
-    """`snap_start` is a bool, and SnapStart is on only with a runtime aws-cdk-lib says supports it."""
+def check_snap_start(snap_start: object, runtime: object, *, capacity_provider: object = None) -> list[str]:
+    """`snap_start` is a bool, and SnapStart is on only with a runtime aws-cdk-lib says supports it, and not
+    on Lambda Managed Instances.
+
+    SnapStart snapshots a function's Firecracker microVM; Managed Instances run functions in containers on
+    EC2 instances instead ("replacing Firecracker-based isolation", AWS Lambda Developer Guide, "Capacity
+    providers"), and no AWS page within reach lists SnapStart among what they support.
+    """
     if not isinstance(snap_start, bool):
         return [f"snap_start must be True or False, got {snap_start!r} ({type(snap_start).__name__})"]
+    if snap_start and capacity_provider is not None:
+        message = (
+            "snap_start cannot be combined with capacity_provider: SnapStart restores Firecracker microVM "
+            "snapshots, while Lambda Managed Instances run functions in containers on your capacity "
+            "provider's instances (their environments start once and then serve many invocations); choose one"
+        )
+        return [message]
     if snap_start and isinstance(runtime, lambda_.Runtime) and not runtime.supports_snap_start:
         message = (
             f"snap_start needs a runtime that supports SnapStart (the python3.12 and newer managed runtimes "

@@ -23,7 +23,7 @@ from constructs import Construct
 
 from ..contract import METADATA_KEY, METADATA_VERSION, STREAM_METRICS_EMF, STREAM_METRICS_VARIABLE
 from ..dependencies import LambdaPlatform
-from . import metrics
+from . import managed_instances, metrics
 from . import validation as check
 from .acknowledgements import acknowledge
 from .alarms import AlarmThresholds, create_alarms
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from aws_cdk import aws_sns as sns
 
 DEFAULT_MEMORY_MIB = 512
+DEFAULT_MANAGED_INSTANCES_MEMORY_MIB = managed_instances.MIN_MEMORY_MIB
 DEFAULT_TIMEOUT_MINUTES = 5
 
 
@@ -82,7 +83,7 @@ class StreamingFunction(Construct):
         handler: str = "index.handler",
         runtime: lambda_.Runtime | None = None,
         architecture: lambda_.Architecture | None = None,
-        memory_size: int = DEFAULT_MEMORY_MIB,
+        memory_size: int | None = None,
         timeout: cdk.Duration | None = None,
         environment: Mapping[str, str] | None = None,
         description: str | None = None,
@@ -93,6 +94,9 @@ class StreamingFunction(Construct):
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
         snap_start: bool = False,
+        capacity_provider: lambda_.ICapacityProvider | None = None,
+        capacity_provider_max_concurrency: int | None = None,
+        capacity_provider_memory_gib_per_vcpu: float | None = None,
         auth_type: lambda_.FunctionUrlAuthType = lambda_.FunctionUrlAuthType.AWS_IAM,
         cors: lambda_.FunctionUrlCorsOptions | None = None,
         logging_format: lambda_.LoggingFormat = lambda_.LoggingFormat.JSON,
@@ -120,8 +124,10 @@ class StreamingFunction(Construct):
             Default: ``index.handler``.
         :param runtime: a managed Python runtime, python3.12 or newer. Default: the newest Python
             runtime aws-cdk-lib knows (python3.14 with aws-cdk-lib 2.275).
-        :param architecture: Default: ``Architecture.ARM_64``.
-        :param memory_size: MiB, 128 to 10240 (CPU grows with memory). Default: 512.
+        :param architecture: Default: ``Architecture.ARM_64``; with ``capacity_provider``, the architecture
+            of the provider's instances (``x86_64`` for one imported by ARN).
+        :param memory_size: MiB, 128 to 10240 (CPU grows with memory; at least 2048 with
+            ``capacity_provider``). Default: 512; 2048 with ``capacity_provider``.
         :param timeout: the longest an invocation (and so a stream) may run, up to 15 minutes.
             Default: 5 minutes.
         :param environment: extra environment variables. Default: none.
@@ -138,6 +144,16 @@ class StreamingFunction(Construct):
             ``snapshot_restore_py`` hooks (``@register_before_snapshot``, ``@register_after_restore``).
             A version is published and the alias ``live`` points at it; the function URL, CloudFront
             and API Gateway invoke the alias (a URL cannot target a version). Default: False.
+        :param capacity_provider: run on Lambda Managed Instances: the function runs on this capacity
+            provider's EC2 instances (in its VPC), and each execution environment serves several
+            invocations at once, which the stream_fn runtime serves in one process. Needs python3.13 or
+            newer, JSON logs and at least 2048 MiB; ``vpc``, ``vpc_subnets`` and ``security_groups`` are
+            the provider's. Default: on-demand Lambda, one invocation per execution environment.
+        :param capacity_provider_max_concurrency: how many invocations one execution environment takes at
+            once (``PerExecutionEnvironmentMaxConcurrency``, 1 to 1600). Default: Lambda's, 16 per vCPU
+            for Python.
+        :param capacity_provider_memory_gib_per_vcpu: memory per vCPU of each execution environment, in
+            GiB (``ExecutionEnvironmentMemoryGiBPerVCpu``, 2 to 8). Default: Lambda's, 2.
         :param auth_type: who may call the function URL. Default: ``AWS_IAM`` (SigV4-signed
             requests by principals given ``grant_invoke_url``). ``NONE`` makes the URL public and
             leaves a warning.
@@ -185,7 +201,15 @@ class StreamingFunction(Construct):
         super().__init__(scope, id)
         self._stream_metrics = stream_metrics
         runtime = supported_python_runtimes()[-1] if runtime is None else runtime
-        architecture = lambda_.Architecture.ARM_64 if architecture is None else architecture
+        on_managed_instances = managed_instances.is_capacity_provider(capacity_provider)
+        if architecture is None:
+            architecture = (
+                managed_instances.default_architecture(capacity_provider)  # type: ignore[arg-type]
+                if on_managed_instances
+                else lambda_.Architecture.ARM_64
+            )
+        if memory_size is None:
+            memory_size = DEFAULT_MANAGED_INSTANCES_MEMORY_MIB if on_managed_instances else DEFAULT_MEMORY_MIB
         timeout = cdk.Duration.minutes(DEFAULT_TIMEOUT_MINUTES) if timeout is None else timeout
         thresholds = AlarmThresholds(
             streamed_bytes_mb=streamed_bytes_alarm_threshold_mb,
@@ -221,7 +245,17 @@ class StreamingFunction(Construct):
                 *check.check_flag_or_options("cloudfront", cloudfront, CloudFrontOptions),
                 *check.check_flag_or_options("api_gateway", api_gateway, ApiGatewayOptions),
                 *check.check_cloudfront(cloudfront, auth_type),
-                *check_snap_start(snap_start, runtime),
+                *check_snap_start(snap_start, runtime, capacity_provider=capacity_provider),
+                *managed_instances.check_capacity_provider(
+                    capacity_provider,
+                    runtime=runtime,
+                    architecture=architecture,
+                    memory_size=memory_size,
+                    logging_format=logging_format,
+                    network={"vpc": vpc, "vpc_subnets": vpc_subnets, "security_groups": security_groups},
+                    max_concurrency=capacity_provider_max_concurrency,
+                    memory_gib_per_vcpu=capacity_provider_memory_gib_per_vcpu,
+                ),
             ],
         )
         entry_directory = Path(entry).resolve()
@@ -260,6 +294,13 @@ class StreamingFunction(Construct):
                 log_group=self._log_group,
                 logging_format=logging_format,
                 snap_start=snap_start_conf(snap_start),
+            )
+        if capacity_provider is not None:
+            managed_instances.attach(
+                self._function,
+                capacity_provider,
+                max_concurrency=capacity_provider_max_concurrency,
+                memory_gib_per_vcpu=capacity_provider_memory_gib_per_vcpu,
             )
         self._add_serve_metadata()
         self._alias = publish_alias(self, self._function) if snap_start else None

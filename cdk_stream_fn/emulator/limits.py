@@ -54,6 +54,12 @@ SNAPSHOT_INIT_TIMEOUT_SECONDS: Final = 130.0
 #: (`rapid/handlers.go` `handleRestore`, `core/flow.go` `AwaitRuntimeReadyWithDeadline`).
 RESTORE_TIMEOUT_SECONDS: Final = 10.0
 
+#: The init phase of a Lambda Managed Instances environment may last the longer of this and the function's
+#: timeout: "For Lambda Managed Instances functions, initialization can take up to 15 minutes. The timeout is
+#: the maximum of 130 seconds or the configured function timeout (up to 900 seconds)" (AWS Lambda Developer
+#: Guide, "Understanding the Lambda Managed Instances execution environment", Init phase).
+MANAGED_INSTANCES_MIN_INIT_TIMEOUT_SECONDS: Final = 130.0
+
 #: Bytes read from a socket at a time: large enough that a 200 MB stream costs few Python iterations,
 #: small enough that a chunk is forwarded the moment it arrives.
 READ_SIZE: Final = 256 * 1024

@@ -40,6 +40,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from stream_fn.invocation_scope import current_invocation
     from stream_fn.sse import ServerSentEvents, last_event_id, sse_response
     from stream_fn.sse_format import ServerSentEvent
     from stream_fn.streams import HttpResponseStream, ResponseStream
@@ -57,6 +58,7 @@ __all__ = [
     "StreamConnectionError",
     "StreamEndedError",
     "asgi_handler",
+    "current_invocation",
     "last_event_id",
     "sse_response",
     "streamify_response",
@@ -71,6 +73,7 @@ _LAZY_ATTRIBUTES = {
     "last_event_id": "stream_fn.sse",
     "sse_response": "stream_fn.sse",
     "asgi_handler": "stream_fn.asgi",
+    "current_invocation": "stream_fn.invocation_scope",
     "wsgi_handler": "stream_fn.wsgi",
 }
 

@@ -61,6 +61,8 @@ RUNTIME_API_VARIABLE = "AWS_LAMBDA_RUNTIME_API"
 HANDLER_VARIABLE = "_HANDLER"
 INITIALIZATION_TYPE_VARIABLE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 SNAP_START_INITIALIZATION = "snap-start"
+#: Set on Lambda Managed Instances: how many invocations the process serves at once (stream_fn.concurrency).
+MAX_CONCURRENCY_VARIABLE = "AWS_LAMBDA_MAX_CONCURRENCY"
 USER_AGENT = (
     f"stream-fn/{__version__} (Python {sys.version_info[0]}.{sys.version_info[1]}.{sys.version_info[2]})"
 )

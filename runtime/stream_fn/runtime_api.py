@@ -331,6 +331,12 @@ class RuntimeApiClient:
         self._connection: Connection | None = None
         self._content_type_line: tuple[str, bytes] = ("", b"")
 
+    @property
+    def next_head(self) -> bytes:
+        """The whole ``GET /runtime/invocation/next`` request (the request heads serve other transports too:
+        :mod:`stream_fn.loop_client`)."""
+        return self._next_request
+
     def close(self) -> None:
         """Close the connection; the next request opens a new one."""
         if self._connection is not None:
@@ -360,26 +366,14 @@ class RuntimeApiClient:
 
     def post_response(self, request_id: str, body: bytes, content_type: str) -> None:
         """Send a buffered response for ``request_id``."""
-        head = self._head(
-            b"POST ",
-            self._invocation_path(request_id, b"/response"),
-            self._content_type_field(content_type) + b"Content-Length: %d\r\n" % len(body),
-        )
+        head = self.response_head(request_id, body, content_type)
         self._post(head, body, "POST /runtime/invocation/{id}/response", expected=202)
 
     def post_invocation_error(
         self, request_id: str, error_document: bytes, error_type: str | None, xray_cause: str | None
     ) -> None:
         """Report that the invocation ``request_id`` failed before any response byte was sent."""
-        headers = [("Content-Type", "application/json")]
-        if error_type:
-            headers.append((ERROR_TYPE_HEADER, error_type))
-        if xray_cause:
-            headers.append((XRAY_ERROR_CAUSE_HEADER, xray_cause))
-        headers.append(("Content-Length", str(len(error_document))))
-        head = self._head(
-            b"POST ", self._invocation_path(request_id, b"/error"), framing.encode_fields(headers)
-        )
+        head = self.error_head(request_id, error_document, error_type, xray_cause)
         self._post(head, error_document, "POST /runtime/invocation/{id}/error", expected=202)
 
     def post_init_error(self, error_document: bytes, error_type: str) -> None:
@@ -429,12 +423,7 @@ class RuntimeApiClient:
 
         Its head goes out with its first body bytes, in one ``sendmsg``.
         """
-        head = self._head(
-            b"POST ",
-            self._invocation_path(request_id, b"/response"),
-            self._content_type_field(content_type) + self._streaming_fields,
-        )
-        return StreamedRequest(self, head)
+        return StreamedRequest(self, self.streamed_head(request_id, content_type))
 
     def _post(self, head: bytes, body: bytes, endpoint: str, expected: int) -> None:
         for attempt in (1, 2):
@@ -454,6 +443,36 @@ class RuntimeApiClient:
             if response.status != expected:
                 raise RuntimeApiError(endpoint, response.status, response.body)
             return
+
+    def response_head(self, request_id: str, body: bytes, content_type: str) -> bytes:
+        """The head of a buffered ``POST /invocation/{id}/response`` carrying ``body``."""
+        return self._head(
+            b"POST ",
+            self._invocation_path(request_id, b"/response"),
+            self._content_type_field(content_type) + b"Content-Length: %d\r\n" % len(body),
+        )
+
+    def streamed_head(self, request_id: str, content_type: str) -> bytes:
+        """The head of a streamed ``POST /invocation/{id}/response`` (chunked, with the error trailers)."""
+        return self._head(
+            b"POST ",
+            self._invocation_path(request_id, b"/response"),
+            self._content_type_field(content_type) + self._streaming_fields,
+        )
+
+    def error_head(
+        self, request_id: str, error_document: bytes, error_type: str | None, xray_cause: str | None
+    ) -> bytes:
+        """The head of ``POST /invocation/{id}/error`` carrying ``error_document``."""
+        headers = [("Content-Type", "application/json")]
+        if error_type:
+            headers.append((ERROR_TYPE_HEADER, error_type))
+        if xray_cause:
+            headers.append((XRAY_ERROR_CAUSE_HEADER, xray_cause))
+        headers.append(("Content-Length", str(len(error_document))))
+        return self._head(
+            b"POST ", self._invocation_path(request_id, b"/error"), framing.encode_fields(headers)
+        )
 
     def _content_type_field(self, content_type: str) -> bytes:
         """The checked ``Content-Type`` line; the last one is kept, as a function rarely changes it."""

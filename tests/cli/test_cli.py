@@ -211,3 +211,28 @@ def test_serve_prints_a_curl_line_for_every_function_url() -> None:
         "  curl -N http://127.0.0.1:19001/  # Events",
         "  cdk-stream-fn invoke Clock --endpoint-url http://127.0.0.1:3001",
     ]
+
+
+def test_serves_table_says_how_each_function_takes_invocations() -> None:
+    functions = [
+        FunctionConfig("Chat", "index.handler", FUNCTIONS, per_environment_concurrency=64),
+        FunctionConfig("Clock", "index.handler", FUNCTIONS),
+    ]
+    emulator: Any = SimpleNamespace(
+        endpoints=[
+            Endpoint(function, f"http://127.0.0.1:900{index}/") for index, function in enumerate(functions)
+        ],
+        api_endpoint="http://127.0.0.1:3001",
+        host="127.0.0.1",
+        allowed_hosts=(),
+        signing_credentials=None,
+    )
+    screen = io.StringIO()
+
+    print_endpoints(emulator, screen)
+
+    table = screen.getvalue().split("\n\n")[1].splitlines()
+    assert table[0].split() == ["FUNCTION", "URL", "HANDLER", "TIMEOUT", "MODE"]
+    assert table[1].endswith("managed instances, 64 per environment")
+    assert table[2].endswith("on-demand")
+    assert "Managed Instances (Chat): one runtime process per environment" in screen.getvalue()

@@ -37,7 +37,17 @@ CLOUDFRONT = "CloudFront"
 API_GATEWAY = "ApiGateway"
 SNAP_START = "SnapStart"
 STREAM_METRICS = "StreamMetrics"
-SCENARIOS = (DEFAULTS, ALL_OPTIONS, ALARMS_OFF, CLOUDFRONT, API_GATEWAY, SNAP_START, STREAM_METRICS)
+MANAGED_INSTANCES = "ManagedInstances"
+SCENARIOS = (
+    DEFAULTS,
+    ALL_OPTIONS,
+    ALARMS_OFF,
+    CLOUDFRONT,
+    API_GATEWAY,
+    SNAP_START,
+    STREAM_METRICS,
+    MANAGED_INSTANCES,
+)
 NAG_CONTROL = "NagControl"
 """A plain Function + URL (no snapshot): shows that cdk-nag flags what StreamingFunction avoids."""
 
@@ -140,6 +150,33 @@ def build_all_options(stack: cdk.Stack) -> StreamingFunction:
         ),
         api_gateway=ApiGatewayOptions(stage_name="live", rest_api_name="all-options-stream"),
         url_output=True,
+    )
+
+
+def build_managed_instances(stack: cdk.Stack) -> StreamingFunction:
+    """On Lambda Managed Instances: a capacity provider of arm64 instances in imported subnets."""
+    subnets = [
+        ec2.Subnet.from_subnet_id(stack, f"Subnet{index}", subnet_id)
+        for index, subnet_id in enumerate(["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"])
+    ]
+    capacity = lambda_.CapacityProvider(
+        stack,
+        "Capacity",
+        subnets=subnets,
+        security_groups=[
+            ec2.SecurityGroup.from_security_group_id(stack, "Instances", "sg-0123456789abcdef0")
+        ],
+        architectures=[lambda_.Architecture.ARM_64],
+    )
+    # The provider is the user's, and so is this choice; the construct acknowledges nothing on it.
+    cdk.Validations.of(capacity).acknowledge(
+        cdk.Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AWSLambdaManagedEC2ResourceOperator]",
+            reason="aws-cdk-lib's default operator role: the AWS-maintained policy Lambda needs to run instances.",
+        )
+    )
+    return StreamingFunction(
+        stack, "Stream", entry=str(HELLO), capacity_provider=capacity, capacity_provider_max_concurrency=64
     )
 
 
@@ -273,6 +310,7 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Scenarios:
         STREAM_METRICS: StreamingFunction(
             stacks[STREAM_METRICS], "Stream", entry=str(HELLO), stream_metrics=True, dashboard=True
         ),
+        MANAGED_INSTANCES: build_managed_instances(stacks[MANAGED_INSTANCES]),
     }
     _nag_control(cdk.Stack(app, NAG_CONTROL))
     assembly = synthesize_or_fail(app, outdir, "the scenarios")

@@ -138,3 +138,23 @@ def test_a_runtime_without_snap_start_is_named_before_aws_cdk_lib_refuses_it() -
 
     assert "snap_start needs a runtime that supports SnapStart" in str(caught.value)
     assert "got python3.15" in str(caught.value)
+
+
+def test_snap_start_on_managed_instances_is_refused_naming_both_keywords() -> None:
+    stack = cdk.Stack(cdk.App(), "SnapStartOnManagedInstances")
+    provider = lambda_.CapacityProvider.from_capacity_provider_arn(
+        stack, "Capacity", "arn:aws:lambda:us-east-1:123456789012:capacity-provider:shared"
+    )
+
+    with pytest.raises(ValueError) as caught:
+        StreamingFunction(
+            stack,
+            "Stream",
+            entry=str(HELLO),
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            memory_size=2048,
+            snap_start=True,
+            capacity_provider=provider,
+        )
+
+    assert "snap_start cannot be combined with capacity_provider" in str(caught.value)

@@ -184,3 +184,60 @@ def test_without_cors_or_reservation_nothing_is_added_and_a_token_reservation_is
             "no concurrency limit locally"
         )
     ]
+
+
+def capacity_provider_config(**settings: object) -> dict:
+    arn = {"Fn::GetAtt": ["CapacityProvider1234", "Arn"]}  # a token, as CDK writes it
+    return {"LambdaManagedInstancesCapacityProviderConfig": {"CapacityProviderArn": arn, **settings}}
+
+
+def test_a_managed_instances_function_reads_its_per_environment_concurrency(tmp_path: Path) -> None:
+    assembly = write_assembly(
+        tmp_path,
+        {
+            "Fixed": function_resource(
+                MemorySize=4096,
+                CapacityProviderConfig=capacity_provider_config(PerExecutionEnvironmentMaxConcurrency=64),
+            ),
+            "Defaulted": function_resource(
+                MemorySize=4096, CapacityProviderConfig=capacity_provider_config()
+            ),
+            "MoreMemoryPerVcpu": function_resource(
+                MemorySize=8192,
+                CapacityProviderConfig=capacity_provider_config(ExecutionEnvironmentMemoryGiBPerVCpu=8),
+            ),
+            "OnDemand": function_resource(MemorySize=4096),
+        },
+    )
+
+    functions = {f.aliases[0]: f for f in read_assembly(assembly)}
+
+    assert functions["Fixed"].per_environment_concurrency == 64
+    assert functions["Defaulted"].per_environment_concurrency == 32  # 16 per vCPU, 4 GiB at 2 GiB per vCPU
+    assert functions["MoreMemoryPerVcpu"].per_environment_concurrency == 16  # 8 GiB at 8 GiB per vCPU
+    assert functions["OnDemand"].per_environment_concurrency is None
+    assert functions["Fixed"].managed_instances and not functions["OnDemand"].managed_instances
+
+
+def test_a_per_environment_concurrency_known_at_deploy_time_is_named(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    token = {"Ref": "Concurrency"}
+    assembly = write_assembly(
+        tmp_path,
+        {
+            "Fn": function_resource(
+                MemorySize=2048,
+                CapacityProviderConfig=capacity_provider_config(PerExecutionEnvironmentMaxConcurrency=token),
+            )
+        },
+    )
+
+    (function,) = read_assembly(assembly, warn=warnings.append)
+
+    assert function.per_environment_concurrency == 16
+    assert warnings == [
+        (
+            'Stack/Api: PerExecutionEnvironmentMaxConcurrency is {"Ref": "Concurrency"}, known only at deploy '
+            "time; 16 per environment locally"
+        )
+    ]

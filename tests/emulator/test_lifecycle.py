@@ -467,3 +467,55 @@ def test_queued_invocations_can_be_dropped() -> None:
 def test_concurrency_must_be_at_least_one() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Lifecycle(concurrency=0)
+
+
+# -- Lambda Managed Instances: several invocations in flight ----------------------------------------
+
+
+def test_one_invocation_queued_too_long_can_be_withdrawn_alone() -> None:
+    machine: Machine = Lifecycle(concurrency=2)
+    machine.submit(Item("a"))
+    machine.submit(Item("b"))
+
+    assert machine.withdraw(Item("a"))
+    assert not machine.withdraw(Item("a"))
+    assert machine.state_of("a") is None
+    assert machine.next_requested("loop 1").handout == Item("b")
+    assert not machine.withdraw(Item("b"))  # handed out: too late to take it back
+
+
+def test_a_timed_out_invocation_frees_its_place_and_a_late_answer_is_refused() -> None:
+    machine: Machine = Lifecycle(concurrency=2)
+    for name in ("a", "b", "c"):
+        machine.submit(Item(name))
+    assert machine.next_requested("loop 1").handout == Item("a")
+    assert machine.next_requested("loop 2").handout == Item("b")
+
+    machine.timed_out("a")
+
+    third = machine.next_requested("loop 3")  # loop 1 is still busy with "a": another loop takes its place
+    assert (third.handout, third.abandoned) == (Item("c"), None)
+    assert machine.state_of("a") is InvocationState.FAILED
+    late = machine.answer_started("a", Answer.RESPONSE, "streaming")
+    assert late.item is None and late.rejection is not None and late.rejection.status == 403
+
+
+def test_timing_out_an_invocation_being_answered_lets_its_answer_finish() -> None:
+    machine, item = handed_out(concurrency=2)
+    answering_response(machine, item)
+
+    machine.timed_out(item.request_id)
+
+    assert machine.state_of(item.request_id) is InvocationState.ANSWERING
+    assert machine.answer_finished(item.request_id, Answer.RESPONSE, streaming=True, size=1) == ACCEPTED
+
+
+def test_a_second_init_error_from_a_sibling_worker_is_403() -> None:
+    """The stock client's workers each report a failed import; the first report wins (RAPID's `InitError`)."""
+    machine: Machine = Lifecycle(concurrency=3)
+
+    assert machine.init_error_reported() == ACCEPTED
+    second = machine.init_error_reported().rejection
+
+    assert second is not None and second.status == 403
+    assert second.error_type == "InvalidStateTransition"

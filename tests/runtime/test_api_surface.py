@@ -82,7 +82,7 @@ def test_the_response_streams_load_when_a_handler_uses_them() -> None:
         "False",
         "False",
         "True True",
-        "['ServerSentEvent', 'ServerSentEvents', 'asgi_handler', 'last_event_id', 'sse_response', 'wsgi_handler']",
+        "['ServerSentEvent', 'ServerSentEvents', 'asgi_handler', 'current_invocation', 'last_event_id', 'sse_response', 'wsgi_handler']",
     ]
 
 
@@ -196,3 +196,17 @@ def test_generator_options_make_an_http_prelude() -> None:
         == b'{"statusCode":201,"headers":{"content-type":"text/plain"},"cookies":["a=b"]}'
     )
     assert is_async_function(handler)
+
+
+def test_current_invocation_is_the_scope_concurrent_code_reads_its_ids_from() -> None:
+    output = run_python(
+        """
+        from stream_fn import current_invocation
+        from stream_fn.invocation_scope import InvocationScope, enter_invocation, use_concurrent_invocations
+        print(current_invocation())
+        use_concurrent_invocations()
+        enter_invocation(InvocationScope("req-1", "Root=1-abc", None))
+        print(current_invocation().request_id, current_invocation().trace_id)
+        """
+    )
+    assert output.splitlines() == ["None", "req-1 Root=1-abc"]

@@ -60,6 +60,8 @@ NEVER_NEEDED_TO_SUCCEED = (
     "stream_fn.encoders",
     "zlib",
     "stream_fn.stream_metrics",  # the per-invocation records load only with STREAM_FN_METRICS=emf
+    "stream_fn.managed_instances",  # Lambda Managed Instances only
+    "stream_fn.concurrency",
 )
 
 

@@ -68,3 +68,20 @@ def test_shutdown_runs_even_when_sigterm_arrives_during_an_invocation() -> None:
 
     assert first.startswith(b"id: 0\nevent: tick\n")
     assert any(f"lifespan shutdown ran in pid {pid}" in line for line in logs_of(emulator, "fastapi"))
+
+
+def test_on_managed_instances_shutdown_runs_on_sigterm_after_the_slots_stop() -> None:
+    """With several invocations at once the event loop always runs: SIGTERM stops the slots first, then the
+    app's shutdown runs on the same loop."""
+    function = FunctionConfig(
+        "fastapi", "fastapi_app.handler", APPS, timeout_seconds=20, per_environment_concurrency=4
+    )
+    emulator = ServedEmulator([function])
+    try:
+        response = httpx.get(emulator.url("fastapi") + "state", timeout=20)
+        pid = emulator.emulator.pools["fastapi"].sandboxes[0].pid
+    finally:
+        emulator.close()
+
+    assert response.status_code == 200 and response.json()["same_loop"] is True
+    assert any(f"lifespan shutdown ran in pid {pid}" in line for line in logs_of(emulator, "fastapi"))

@@ -3,7 +3,8 @@
 The contract (docs/architecture.md): each such `AWS::Lambda::Function` carries resource metadata
 `"cdk-stream-fn": {"version": 1, "codeAssetPath": ..., "constructPath": ...}`, the asset path being
 relative to the assembly directory. Everything else comes from the template's properties: Handler,
-Environment, Timeout, MemorySize, Runtime, LoggingConfig, FunctionName, SnapStart, and the
+Environment, Timeout, MemorySize, Runtime, LoggingConfig, FunctionName, SnapStart, the
+`CapacityProviderConfig` of Lambda Managed Instances (its per-environment concurrency), and the
 `AWS::Lambda::Url` that targets the function (or an `AWS::Lambda::Alias` of it, as with SnapStart,
 since a URL cannot target a version). Nested assemblies (stages) are read too. A value only known at deploy
 time (a token such as `{"Ref": ...}`) is left out with a warning naming it.
@@ -22,6 +23,9 @@ from cdk_stream_fn.emulator import limits
 from cdk_stream_fn.emulator.sandboxes.config import CorsSettings, FunctionConfig
 
 SUPPORTED_METADATA_VERSIONS = frozenset({METADATA_VERSION})
+#: Lambda Managed Instances' defaults for a Python function (see `_per_environment_concurrency`).
+PYTHON_CONCURRENCY_PER_VCPU = 16
+DEFAULT_MEMORY_GIB_PER_VCPU = 2.0
 
 Warn = Callable[[str], None]
 
@@ -96,13 +100,14 @@ def _functions_of(stack: _Stack, *, region: str, warn: Warn) -> Iterator[Functio
         url = urls.get(logical_id)
         logging_config = properties.get("LoggingConfig") or {}
         name = _name(properties.get("FunctionName"), label)
+        memory_mb = int(_number(properties, "MemorySize", limits.DEFAULT_MEMORY_MB, label, warn))
         yield FunctionConfig(
             name=name,
             handler=handler,
             code_dir=code_dir,
             environment=_environment(properties, label, warn),
             timeout_seconds=_number(properties, "Timeout", limits.DEFAULT_TIMEOUT_SECONDS, label, warn),
-            memory_mb=int(_number(properties, "MemorySize", limits.DEFAULT_MEMORY_MB, label, warn)),
+            memory_mb=memory_mb,
             runtime=properties.get("Runtime") if isinstance(properties.get("Runtime"), str) else None,
             region=region,
             log_format=_literal(logging_config.get("LogFormat")) or "Text",
@@ -113,6 +118,7 @@ def _functions_of(stack: _Stack, *, region: str, warn: Warn) -> Iterator[Functio
             cors=_cors((url or {}).get("Cors"), label, warn),
             reserved_concurrency=_reserved_concurrency(properties, label, warn),
             snap_start=_snap_start(properties, label, warn),
+            per_environment_concurrency=_per_environment_concurrency(properties, memory_mb, label, warn),
             construct_path=label,
             aliases=tuple(
                 dict.fromkeys(a for a in (logical_id, f"{stack.name}-{logical_id}", label) if a != name)
@@ -205,6 +211,49 @@ def _reserved_concurrency(properties: dict[str, Any], label: str, warn: Warn) ->
             "no concurrency limit locally"
         )
         return None
+    return value
+
+
+def _per_environment_concurrency(
+    properties: dict[str, Any], memory_mb: int, label: str, warn: Warn
+) -> int | None:
+    """For a function on Lambda Managed Instances (`CapacityProviderConfig`), how many invocations one
+    execution environment takes at once; None for an on-demand function.
+
+    `LambdaManagedInstancesCapacityProviderConfig.PerExecutionEnvironmentMaxConcurrency` when the template
+    sets it; otherwise Lambda's default for Python, "16 concurrent requests per vCPU" ("Python runtime for
+    Lambda Managed Instances"), the vCPUs being the memory over `ExecutionEnvironmentMemoryGiBPerVCpu`
+    (2 GiB by default: `AWS::Lambda::Function` `LambdaManagedInstancesCapacityProviderConfig`).
+    """
+    config = properties.get("CapacityProviderConfig")
+    if config is None:
+        return None
+    managed = (
+        (config or {}).get("LambdaManagedInstancesCapacityProviderConfig")
+        if isinstance(config, dict)
+        else None
+    )
+    if not isinstance(managed, dict):
+        warn(
+            f"{label}: CapacityProviderConfig is {json.dumps(config)}, without a "
+            "LambdaManagedInstancesCapacityProviderConfig this emulator knows; serving it on-demand"
+        )
+        return None
+    memory_per_vcpu = managed.get("ExecutionEnvironmentMemoryGiBPerVCpu", DEFAULT_MEMORY_GIB_PER_VCPU)
+    if (
+        isinstance(memory_per_vcpu, bool)
+        or not isinstance(memory_per_vcpu, (int, float))
+        or memory_per_vcpu <= 0
+    ):
+        memory_per_vcpu = DEFAULT_MEMORY_GIB_PER_VCPU
+    default = PYTHON_CONCURRENCY_PER_VCPU * max(1, int(memory_mb / 1024 / memory_per_vcpu))
+    value = managed.get("PerExecutionEnvironmentMaxConcurrency", default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        warn(
+            f"{label}: PerExecutionEnvironmentMaxConcurrency is {json.dumps(value)}, known only at deploy time; "
+            f"{default} per environment locally"
+        )
+        return default
     return value
 
 

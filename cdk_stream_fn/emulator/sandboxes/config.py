@@ -37,6 +37,11 @@ PASSTHROUGH_VARIABLES = (
 #: `AWS_LAMBDA_INITIALIZATION_TYPE` of a runtime started for SnapStart (RAPID's `InitCaching`,
 #: `telemetry.InitTypeInitCaching`; awslambdaric's `INIT_TYPE_SNAP_START`).
 SNAP_START_INITIALIZATION = "snap-start"
+#: `PerExecutionEnvironmentMaxConcurrency`'s range (`AWS::Lambda::Function`
+#: `LambdaManagedInstancesCapacityProviderConfig`: Minimum 1, Maximum 1600).
+MAX_PER_ENVIRONMENT_CONCURRENCY = 1600
+#: The version an unqualified invocation of a Managed Instances function runs.
+LATEST_PUBLISHED_VERSION = "$LATEST.PUBLISHED"
 
 #: Variables of the deployed function that only mean something on Lambda: the exec wrapper is
 #: `/opt/stream-fn` from the runtime layer; locally the emulator starts the runtime itself.
@@ -93,6 +98,9 @@ class FunctionConfig:
     cors: CorsSettings | None = None
     #: `ReservedConcurrentExecutions`: more invocations at once are throttled (429); None: no limit.
     reserved_concurrency: int | None = None
+    #: Lambda Managed Instances: how many invocations one execution environment (one runtime process)
+    #: takes at once, the function's `PerExecutionEnvironmentMaxConcurrency`; None: on-demand, one at a time.
+    per_environment_concurrency: int | None = None
     #: End a runtime whose process group's resident memory passes `memory_mb` (`Runtime.OutOfMemory`).
     enforce_memory: bool = True
     #: Other names the Lambda API accepts for this function (logical id, construct path, construct id).
@@ -127,6 +135,12 @@ class FunctionConfig:
             )
         if not 128 <= self.memory_mb <= 10240:
             found.append(f"{self.name}: memory must be between 128 and 10240 MiB, got {self.memory_mb}")
+        concurrency = self.per_environment_concurrency
+        if concurrency is not None and not 1 <= concurrency <= MAX_PER_ENVIRONMENT_CONCURRENCY:
+            found.append(
+                f"{self.name}: per-environment concurrency (PerExecutionEnvironmentMaxConcurrency) must be "
+                f"between 1 and {MAX_PER_ENVIRONMENT_CONCURRENCY}, got {concurrency}"
+            )
         if self.reserved_concurrency is not None and self.reserved_concurrency < 0:
             found.append(
                 f"{self.name}: reserved concurrency must be 0 or more, got {self.reserved_concurrency}"
@@ -140,6 +154,11 @@ class FunctionConfig:
         if any("{handler}" in part for part in self.runtime_command):
             return [part.replace("{handler}", self.handler) for part in self.runtime_command]
         return [*self.runtime_command, self.handler]
+
+    @property
+    def managed_instances(self) -> bool:
+        """True for a function on Lambda Managed Instances (several invocations per environment)."""
+        return self.per_environment_concurrency is not None
 
     def execution_env(self) -> str:
         if self.platform is not None:
@@ -157,9 +176,12 @@ class RuntimeLaunch:
     cwd: Path
 
 
-def runtime_launch(config: FunctionConfig, runtime_api: str) -> RuntimeLaunch:
-    """The runtime process for `config`, on this machine or, with `config.platform`, in its root."""
-    environment = lambda_environment(config, runtime_api)
+def runtime_launch(
+    config: FunctionConfig, runtime_api: str, *, extra_environment: Mapping[str, str] | None = None
+) -> RuntimeLaunch:
+    """The runtime process for `config`, on this machine or, with `config.platform`, in its root;
+    `extra_environment` is what the sandbox adds to Lambda's variables (a Managed Instances log socket)."""
+    environment = {**lambda_environment(config, runtime_api), **(extra_environment or {})}
     if config.platform is None:
         return RuntimeLaunch(config.command(), environment, config.code_dir)
     command, environment, cwd = config.platform.launch(
@@ -212,4 +234,25 @@ def lambda_environment(
     )
     if config.log_level:
         environment["AWS_LAMBDA_LOG_LEVEL"] = config.log_level
+    if config.per_environment_concurrency is not None:
+        environment.update(managed_instances_environment(config.per_environment_concurrency))
     return environment
+
+
+def managed_instances_environment(concurrency: int) -> dict[str, str]:
+    """What Lambda Managed Instances set for the runtime, on top of the on-demand variables.
+
+    `AWS_LAMBDA_MAX_CONCURRENCY` (the stock client runs concurrently when it is set: awslambdaric 4.x
+    `lambda_config.py`) and `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances` are what LocalStack
+    sets for such functions (`services/lambda_/invocation/execution_environment.py`, `lambda_models.py`
+    `InitializationType`). The log format is JSON: "Functions using Lambda Managed Instances always use the
+    structured JSON log format" (AWS Lambda Developer Guide, "Python runtime for Lambda Managed Instances").
+    The version is `$LATEST.PUBLISHED`, the one an unqualified invocation runs ("$LATEST.PUBLISHED version in
+    Lambda Managed Instances"); that `AWS_LAMBDA_FUNCTION_VERSION` then holds it is inferred, not documented.
+    """
+    return {
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances",
+        "AWS_LAMBDA_MAX_CONCURRENCY": str(concurrency),
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_FUNCTION_VERSION": LATEST_PUBLISHED_VERSION,
+    }

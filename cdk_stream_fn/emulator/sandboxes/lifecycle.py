@@ -25,8 +25,10 @@ the runtime's states, `internal/lambda/rapi/handler/*.go` and `rapi/middleware` 
   `InvalidFunctionResponseMode`, which also fails the invocation with `Runtime.InvalidResponseModeHeader`),
   then the size at the end of the body (413 `RequestEntityTooLarge`).
 
-One rule is the emulator's own, not RAPID's: a `/next` from a runtime that still holds an unanswered
-invocation fails that invocation at once (`Runtime.InvalidResponse`) instead of leaving it to time out.
+Two rules are the emulator's own, not RAPID's: a `/next` from a runtime that still holds an unanswered
+invocation fails that invocation at once (`Runtime.InvalidResponse`) instead of leaving it to time out; and
+with several invocations in flight (Managed Instances, whose Runtime API is not public), one that timed out
+frees its place at once and a late answer to it is refused with 403 (`timed_out`).
 """
 
 from __future__ import annotations
@@ -292,6 +294,24 @@ class Lifecycle(Generic[T, W]):
         self._handed_out.remove(entry)
         entry.state = _QUEUED
         self._queue.appendleft(item)
+
+    def withdraw(self, item: T) -> bool:
+        """Take `item` back if no runtime has picked it up yet (it timed out waiting); True if it was queued."""
+        entry = self._entries.get(item.request_id)
+        if entry is None or entry.state is not _QUEUED:
+            return False
+        self._queue.remove(item)
+        del self._entries[item.request_id]
+        return True
+
+    def timed_out(self, request_id: str) -> None:
+        """The platform failed a handed-out invocation at its deadline without stopping the runtime (Lambda
+        Managed Instances): its place is free for another, and an answer that comes later is refused (403).
+        One that is being answered is left to finish: what arrives of it is discarded."""
+        entry = self._entries.get(request_id)
+        if entry is not None and entry.state is _HANDED_OUT:
+            self._handed_out.remove(entry)
+            self._finish(entry, _FAILED)
 
     def drop_queued(self) -> list[T]:
         """Forget every queued invocation (no runtime will take them) and return them to be failed."""

@@ -1,9 +1,10 @@
-"""The sandboxes of one function: one invocation per sandbox, a bounded number of sandboxes.
+"""The sandboxes of one function: a bounded number of sandboxes, each taking one invocation or several.
 
 Like Lambda, a sandbox serves a single invocation at a time and concurrent requests get more
 sandboxes, up to `max_sandboxes` (`serve --max-concurrency`). Past that the emulator queues where Lambda
 would scale out: locally a request waiting its turn is more useful than an error. Warm sandboxes are
-reused first.
+reused first. A function on Lambda Managed Instances (`FunctionConfig.per_environment_concurrency`) gets
+`ConcurrentSandbox`es that take that many invocations each; a sandbox is filled before another starts.
 
 A function with reserved concurrency (`ReservedConcurrentExecutions`) is throttled as on Lambda: an
 invocation that would make more than that many run (or wait) at once is refused with `Throttled`, which
@@ -19,6 +20,7 @@ import logging
 
 from cdk_stream_fn.contract import DEFAULT_MAX_SANDBOXES
 from cdk_stream_fn.emulator import platform_errors
+from cdk_stream_fn.emulator.sandboxes.concurrent_sandbox import ConcurrentSandbox
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvokeRequest
 from cdk_stream_fn.emulator.sandboxes.sandbox import LogSink, Sandbox, print_log_line
@@ -56,8 +58,11 @@ class FunctionPool:
         self.shape_bandwidth = shape_bandwidth
         self.log_sink = log_sink
         self.sandboxes: list[Sandbox] = []
+        #: Invocations one sandbox takes at once (1, or the Managed Instances per-environment concurrency).
+        self.capacity = config.per_environment_concurrency or 1
+        #: A sandbox appears here once for each invocation it could take now (warmest last).
         self._idle: list[Sandbox] = []
-        self._slots = asyncio.Semaphore(max_sandboxes)
+        self._slots = asyncio.Semaphore(max_sandboxes * self.capacity)
         self._running: dict[asyncio.Task[None], Invocation] = {}
         #: Invocations submitted and not yet finished, waiting ones included (what reserved concurrency counts).
         self.in_flight = 0
@@ -107,16 +112,19 @@ class FunctionPool:
             self._slots.release()
 
     def _take_sandbox(self) -> Sandbox:
-        """The most recently used idle sandbox (the warmest), or a new one; the caller holds a slot."""
+        """A place in the most recently used sandbox with room (the warmest), or in a new one; the caller
+        holds a slot."""
         if self._idle:
             return self._idle.pop()
-        sandbox = Sandbox(
+        kind = ConcurrentSandbox if self.config.managed_instances else Sandbox
+        sandbox = kind(
             self.config,
             shape_bandwidth=self.shape_bandwidth,
             log_sink=self.log_sink,
             index=len(self.sandboxes),
         )
         self.sandboxes.append(sandbox)
+        self._idle[:0] = [sandbox] * (self.capacity - 1)  # its other places, behind the warmer ones
         return sandbox
 
     async def _run(self, sandbox: Sandbox, invocation: Invocation) -> None:

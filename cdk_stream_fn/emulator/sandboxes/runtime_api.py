@@ -112,6 +112,8 @@ class RuntimeApiServer:
         self.init_error: FunctionError | None = None
         #: Set when the runtime reports `POST /runtime/init/error` (a new one after each `reset`).
         self.init_failed = Milestone()
+        #: Set when the runtime's first `GET /next` ends its init (a new one after each `reset`).
+        self.initialized = Milestone()
         #: What the runtime reported with `POST /runtime/restore/error` (SnapStart), if it did.
         self.restore_error: FunctionError | None = None
         #: SnapStart: set when the runtime waits in `GET /runtime/restore/next` (its snapshot can be taken).
@@ -191,6 +193,7 @@ class RuntimeApiServer:
         self.init_failed = Milestone()
         self.restore_ready = Milestone()
         self.restore_failed = Milestone()
+        self.initialized = Milestone()
 
     def drop_queued(self) -> list[Invocation]:
         """Take back the invocations no runtime picked up yet (to fail them: none will)."""
@@ -445,6 +448,8 @@ class RuntimeConnection:
     def _next(self) -> None:
         """`GET /runtime/invocation/next`."""
         verdict = self.lifecycle.next_requested(self)
+        if not self.api.initialized.is_set() and self.lifecycle.phase is Phase.READY:
+            self.api.initialized.set()
         if verdict.abandoned is not None:
             self.api.fail(verdict.abandoned)
         if verdict.rejection is not None:

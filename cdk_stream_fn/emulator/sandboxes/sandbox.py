@@ -119,6 +119,7 @@ class Sandbox:
                 timeout_seconds=self.config.timeout_seconds,
                 shape_bandwidth=self.shape_bandwidth,
                 snap_start=self.config.snap_start,
+                concurrency=self.config.per_environment_concurrency or 1,
                 name=f"{self.name} runtime API",
             )
         if self.running:
@@ -128,7 +129,7 @@ class Sandbox:
             self.api.reset(platform_errors.runtime_gone())
             await self.api.close_connections()
             await self._drain_pumps()
-        launch = runtime_launch(self.config, self.api.address)
+        launch = runtime_launch(self.config, self.api.address, extra_environment=self._extra_environment())
         command = launch.command
         output = asyncio.subprocess.PIPE if self.log_sink is not None else None
         try:
@@ -160,6 +161,10 @@ class Sandbox:
                 asyncio.create_task(self._pump(self.process.stdout)),
                 asyncio.create_task(self._pump(self.process.stderr)),
             ]
+
+    def _extra_environment(self) -> dict[str, str]:
+        """Variables this kind of sandbox adds to the runtime's Lambda environment (none on demand)."""
+        return {}
 
     async def run(self, invocation: Invocation) -> None:
         """Run one invocation to its end: answered, failed, timed out or crashed."""
