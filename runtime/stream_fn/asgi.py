@@ -92,7 +92,7 @@ def asgi_handler(
 
     async def handler(event: Any, response_stream: ResponseStream, context: LambdaContext) -> None:
         request = request_from_event(event)
-        exchange = Exchange(request.body, response_stream)
+        exchange = AsgiExchange(request.body, response_stream)
         try:
             await app(_scope(request, state, event, context), exchange.receive, exchange.send)
         except Exception as error:
@@ -125,7 +125,7 @@ class IncompleteResponseError(RuntimeError):
     """The app returned after starting a response it never finished."""
 
 
-class Exchange(PendingResponse):
+class AsgiExchange(PendingResponse):
     """One request's ``receive`` and ``send``: the request body in, the response out to the stream."""
 
     PROTOCOL = "ASGI"
