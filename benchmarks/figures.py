@@ -49,7 +49,9 @@ INVOCATION_OVERHEAD = Figure(
     subject=STREAM_FN,
     reference=NODE,
     target=Target(
-        "Per-invocation overhead at most half of the Node.js runtime client's", Comparison.AT_MOST, 0.5
+        "Per-invocation overhead on python3.14 at most half of the Node.js runtime client's",
+        Comparison.AT_MOST,
+        0.5,
     ),
 )
 
@@ -77,7 +79,7 @@ THROUGHPUT = Figure(
     subject=STREAM_FN,
     reference=NODE,
     lower_is_better=False,
-    target=Target("Throughput at least the Node.js runtime client's", Comparison.AT_LEAST, 1.0),
+    target=Target("Throughput on python3.14 at least the Node.js runtime client's", Comparison.AT_LEAST, 1.0),
 )
 
 CPU_PER_GB = Figure(
@@ -102,7 +104,9 @@ PEAK_RSS = Figure(
     ),
     subject=STREAM_FN,
     reference=NODE,
-    target=Target("Peak RSS at most 30 MiB above idle", Comparison.AT_MOST, 30.0, relative=False),
+    target=Target(
+        "Peak RSS on python3.14 at most 30 MiB above idle", Comparison.AT_MOST, 30.0, relative=False
+    ),
 )
 
 TIME_TO_FIRST_BYTE = Figure(

@@ -9,10 +9,12 @@ the arm64 root through qemu (the same bytecode: it does not depend on the machin
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,83 @@ def test_compiling_twice_gives_the_same_bytes_and_those_the_package_ships(platfo
     if built_with.version != interpreter.version:
         pytest.skip(f"the archive was compiled by {built_with.version}, this root has {interpreter.version}")
     assert {name: shipped.pycs[name] for name in first} == first
+
+
+REPO = Path(__file__).resolve().parents[2]
+UV = REPO / ".tools" / "bin" / "uv"
+
+
+def source_tree_without_bytecode(destination: Path) -> Path:
+    """The checkout's tracked files as they are in the work tree (so a clone, but with any edits not yet
+    committed, which the checkout's archive was compiled from): no layer-bytecode.zip."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True, timeout=60
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    assert not (destination / "runtime" / "stream_fn" / ARCHIVE_NAME).exists()
+    return destination
+
+
+@pytest.mark.slow
+def test_a_wheel_built_from_a_fresh_clone_compiles_the_same_bytecode(tmp_path: Path) -> None:
+    """The build hook compiles the archive where a clone has none, and gets the checkout's bytes: the
+    wheel a release machine builds carries what every checkout's ./dev setup compiles."""
+    import zipfile
+
+    clone = source_tree_without_bytecode(tmp_path / "clone")
+    result = subprocess.run(
+        [
+            str(UV),
+            "build",
+            "--wheel",
+            "--python",
+            sys.executable,
+            "--out-dir",
+            str(tmp_path / "dist"),
+            str(clone),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("cdk_stream_fn-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        built = archive.read(f"stream_fn/{ARCHIVE_NAME}")
+    assert built == (REPO / "runtime" / "stream_fn" / ARCHIVE_NAME).read_bytes()
+
+
+@pytest.mark.slow
+def test_a_wheel_cannot_be_built_without_its_bytecode(tmp_path: Path) -> None:
+    """Where the bytecode cannot be compiled (no bubblewrap here), the build stops and says why, rather
+    than publish a wheel whose layer differs from the others of its version."""
+    clone = source_tree_without_bytecode(tmp_path / "clone")
+    tools = tmp_path / "bin"  # a PATH without bubblewrap
+    tools.mkdir()
+    result = subprocess.run(
+        [
+            str(UV),
+            "build",
+            "--wheel",
+            "--python",
+            sys.executable,
+            "--out-dir",
+            str(tmp_path / "dist"),
+            str(clone),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PATH": str(tools), "UV_PYTHON_DOWNLOADS": "never"},
+    )
+    assert result.returncode != 0
+    assert "must carry the runtime layer's bytecode" in result.stderr
+    assert "bubblewrap is not installed" in result.stderr
+    assert not list((tmp_path / "dist").glob("*.whl"))
