@@ -11,6 +11,7 @@ import sys
 
 import pytest
 from matplotlib import image
+from platform_support import require_roots
 
 from benchmarks.references import REPO_ROOT
 
@@ -32,6 +33,7 @@ def run_benchmarks(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    require_roots()  # the cold start runs on the target interpreter, in its platform root
     output = tmp_path_factory.mktemp("report")
     result = run_benchmarks("--only", "cold_start", "--runs", "5", "--no-node", "--output", str(output))
     assert result.returncode == 0, result.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 import stream_fn
+from platform_support import require_layer_bytecode
 
 from cdk_stream_fn import StreamingFunction
 from cdk_stream_fn.construct.runtime_layer import (
@@ -137,8 +138,8 @@ def test_layer_holds_the_installed_package_and_an_executable_wrapper(scenarios: 
 def test_layer_holds_the_shipped_bytecode_for_each_lambda_interpreter_and_no_other(
     scenarios: Scenarios,
 ) -> None:
+    installed = require_layer_bytecode()
     staged = staged_layer_directory(scenarios.outdir, scenarios.templates[DEFAULTS]) / "python" / "stream_fn"
-    installed = installed_runtime_directory()
     archive = read_archive(installed / ARCHIVE_NAME)
     assert [interpreter.cache_tag for interpreter in archive.interpreters] == ["cpython-313", "cpython-314"]
     expected = {
@@ -353,6 +354,7 @@ def test_a_machine_without_platform_roots_synthesizes_the_same_layer_byte_for_by
 ) -> None:
     """Synthesis never compiles: without bubblewrap, roots, a cache or this machine's HOME, with another
     hash seed, locale and umask, the layer has the same hash and the same bytes and modes."""
+    require_layer_bytecode()
     node_only = tmp_path / "bin"
     node_only.mkdir()
     (node_only / "node").symlink_to(shutil.which("node") or "node")
@@ -383,6 +385,7 @@ def test_a_machine_without_platform_roots_synthesizes_the_same_layer_byte_for_by
 def test_an_installed_package_without_its_bytecode_warns_and_gets_another_hash(
     scenarios: Scenarios, tmp_path: Path
 ) -> None:
+    require_layer_bytecode()
     copy = tmp_path / "site" / "stream_fn"
     shutil.copytree(
         installed_runtime_directory(), copy, ignore=shutil.ignore_patterns("__pycache__", ARCHIVE_NAME)

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from platform_support import require_layer_bytecode
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -51,6 +52,7 @@ def clean_environment(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert UV.exists(), f"{UV} is missing: run ./dev setup"
+    require_layer_bytecode()  # the build needs it, or platform roots to compile it
     out = tmp_path_factory.mktemp("dist")
     run(
         [str(UV), "build", "--wheel", "--out-dir", str(out), str(REPO_ROOT)], cwd=out, env=clean_environment()

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from platform_support import require_layer_bytecode
 
 from cdk_stream_fn.layer_bytecode import ARCHIVE_NAME, read_archive, read_package_sources
 from cdk_stream_fn.platform_roots.builder import RootSpec
@@ -36,6 +37,12 @@ IMPORT_EVERY_MODULE = (
     "    importlib.import_module('stream_fn.' + module.name)\n"
     "print('imported', stream_fn.__file__)\n"
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_layer_bytecode() -> None:
+    """The layer these tests stage must carry the installed package's bytecode as it is now."""
+    require_layer_bytecode()
 
 
 def cache_tag(platform: str) -> str:
