@@ -184,10 +184,11 @@ def _target_interpreter(
 
 
 def _with_note(figures: Sequence[Figure], note: str) -> list[Figure]:
-    """`figures` with `note` first among their notes (when there is one)."""
-    if not note:
+    """`figures` (one group's, the others "same runs as" the first) with `note` first in the first's notes."""
+    if not note or not figures:
         return list(figures)
-    return [dataclasses.replace(figure, notes=(note, *figure.notes)) for figure in figures]
+    first, *rest = figures
+    return [dataclasses.replace(first, notes=(note, *first.notes)), *rest]
 
 
 def _webapp(settings: Settings, log: Log) -> list[Figure]:

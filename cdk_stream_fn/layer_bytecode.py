@@ -88,6 +88,7 @@ class ShippedBytecode:
 
 
 def sha256(content: bytes) -> str:
+    """The hex SHA-256 the manifest records for a source."""
     return hashlib.sha256(content).hexdigest()
 
 
@@ -103,6 +104,7 @@ def python_sources(files: Mapping[str, bytes]) -> dict[str, bytes]:
 
 
 def source_digests(sources: Mapping[str, bytes]) -> dict[str, str]:
+    """The manifest's `sources`: each source's SHA-256, by path, sorted."""
     return {path: sha256(content) for path, content in sorted(sources.items())}
 
 
@@ -223,7 +225,7 @@ def shipped_bytecode(package_dir: Path, sources: Mapping[str, bytes]) -> Shipped
     problems = []
     if stale:
         problems.append(
-            f"{', '.join(stale)} changed since {ARCHIVE_NAME} was built, so the layer ships no bytecode for "
+            f"{', '.join(stale)} changed (or appeared) since {ARCHIVE_NAME} was built, so the layer ships no bytecode for "
             "them (rebuild it: ./dev setup, or python -m cdk_stream_fn.platform_roots.bytecode)"
         )
     if missing:

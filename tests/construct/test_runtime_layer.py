@@ -258,7 +258,7 @@ def test_a_source_changed_after_the_bytecode_was_built_ships_without_its_bytecod
     assert "__pycache__/__init__.cpython-314.pyc" in names
     assert not {"__pycache__/loop.cpython-313.pyc", "__pycache__/loop.cpython-314.pyc"} & names
     assert package.bytecode_problem is not None
-    assert "loop.py changed since layer-bytecode.zip was built" in package.bytecode_problem
+    assert "loop.py changed (or appeared) since layer-bytecode.zip was built" in package.bytecode_problem
     assert "./dev setup" in package.bytecode_problem
 
 
