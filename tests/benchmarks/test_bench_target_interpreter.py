@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import stat
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -30,6 +32,7 @@ from benchmarks.target_interpreter import (
     remove_target_layers,
     target_runtimes,
 )
+from cdk_stream_fn.platform_roots.launch import sandbox_command
 
 # Staging the layer starts a jsii kernel in a child process; installing awslambdaric for cp314 runs pip.
 pytestmark = pytest.mark.timeout(240)
@@ -94,6 +97,23 @@ def test_awslambdaric_is_installed_for_the_target_interpreter_and_compiled(targe
     compiled = {path.name.split(".")[0] for path in (package / "__pycache__").glob("*.cpython-314.pyc")}
     assert compiled == {path.stem for path in package.glob("*.py")}
     assert os.access(runtime_dir / "bootstrap", os.X_OK) and (runtime_dir / "bootstrap.py").is_file()
+
+    # The interpreter takes those pycs as they are (their timestamps survive the read-only mount).
+    command = sandbox_command(
+        target.rootfs,
+        [target.platform.interpreter, "-v", "-c", "import awslambdaric.__main__, awslambdaric.bootstrap"],
+        read_only_binds=[(runtime_dir, "/var/runtime")],
+        cwd="/var/runtime",
+    )
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    accepted = re.findall(
+        r"^# /var/runtime/awslambdaric/__pycache__/(\w+)\.cpython-314\.pyc matches ",
+        result.stderr,
+        re.MULTILINE,
+    )
+    assert {"__main__", "bootstrap", "lambda_runtime_client"} <= set(accepted)
+    assert not re.findall(r"^# code object from /var/runtime/\S+\.py$", result.stderr, re.MULTILINE)
 
 
 def test_every_runtime_cold_starts_in_the_root_and_nothing_is_written_into_a_layer(
