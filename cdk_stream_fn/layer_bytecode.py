@@ -20,7 +20,9 @@ using it, so a stale file costs a compile (in memory; /opt cannot be written), n
 timestamp pyc would depend on file times, which the asset does not carry (the CDK CLI zips every file
 with one fixed time: cdk-assets `writeZipFile`, "reset dates to get the same hash for the same
 content") and which Lambda sets in no documented way when it unpacks a layer; an unchecked-hash pyc
-would run even when the source beside it changed (a later layer can overwrite files in /opt). The archive's manifest records each source's SHA-256: a
+would run even when the source beside it changed (a later layer can overwrite files in /opt: Lambda
+merges a function's layers into /opt in the order they are added,
+https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html). The archive's manifest records each source's SHA-256: a
 source that changed after the archive was built (an edited checkout) gets no bytecode, rather than a
 stale one, so the layer's content stays a function of the package's files.
 """
