@@ -22,9 +22,11 @@ with one fixed time: cdk-assets `writeZipFile`, "reset dates to get the same has
 content") and which Lambda sets in no documented way when it unpacks a layer; an unchecked-hash pyc
 would run even when the source beside it changed (a later layer can overwrite files in /opt: Lambda
 merges a function's layers into /opt in the order they are added,
-https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html). The archive's manifest records each source's SHA-256: a
-source that changed after the archive was built (an edited checkout) gets no bytecode, rather than a
-stale one, so the layer's content stays a function of the package's files.
+https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html).
+
+The archive's manifest records each source's SHA-256: a source that changed after the archive was
+built (an edited checkout) gets no bytecode, rather than a stale one, so the layer's content stays a
+function of the package's files.
 """
 
 from __future__ import annotations
