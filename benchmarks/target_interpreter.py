@@ -140,27 +140,22 @@ def prepare_target_interpreter(awslambdaric_version: str | None, log: Log) -> Ta
     except (PlatformError, HostError, ArchiveError, ArchiveFormatError) as error:
         raise TargetUnavailable(f"no {TARGET_PYTHON} root here: {error}") from None
     version = _interpreter_version(rootfs, platform)
+    managed = None
+    if awslambdaric_version is not None:
+        managed = _managed_runtime(awslambdaric_version, rootfs, platform, log)
     layers_dir = TARGET_DIR / "layers"
+    staged: list[pathlib.Path] = []
     try:
-        layer = stage_read_only_layer(layers_dir)
-    except LayerUnavailable as error:
-        raise TargetUnavailable(str(error)) from None
-    try:
-        unchecked = _layer_with_unchecked_pycs(layer, rootfs, platform, layers_dir)
-        without = _layer_without_bytecode(layer, layers_dir)
-    except BytecodeBuildError as error:
-        remove_layer(layer)
-        raise TargetUnavailable(str(error)) from None
-    no_layer = pathlib.Path(tempfile.mkdtemp(prefix="no-layer-", dir=layers_dir))
-    try:
-        managed = (
-            None
-            if awslambdaric_version is None
-            else _managed_runtime(awslambdaric_version, rootfs, platform, log)
-        )
-    except TargetUnavailable:
-        remove_target_layers([layer, unchecked, without, no_layer])
+        staged.append(stage_read_only_layer(layers_dir))
+        staged.append(_layer_with_unchecked_pycs(staged[0], rootfs, platform, layers_dir))
+        staged.append(_layer_without_bytecode(staged[0], layers_dir))
+        staged.append(pathlib.Path(tempfile.mkdtemp(prefix="no-layer-", dir=layers_dir)))
+    except BaseException as error:
+        remove_target_layers(staged)
+        if isinstance(error, (LayerUnavailable, BytecodeBuildError)):
+            raise TargetUnavailable(str(error)) from None
         raise
+    layer, unchecked, without, no_layer = staged
     return TargetInterpreter(platform, rootfs, version, layer, unchecked, without, no_layer, managed)
 
 
