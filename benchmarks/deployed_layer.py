@@ -1,12 +1,13 @@
 """The stream_fn runtime layer as Lambda holds it: staged by the construct's own code, then read-only.
 
-On Lambda the layer is unpacked to /opt, which is read-only, and the construct stages it without byte
-code (cdk_stream_fn/runtime_layer.py), so every cold start compiles the runtime's start-up modules from
-source. The cold-start figure "as deployed" runs stream_fn from such a layer. The layer is staged by
-`stage_layer` of cdk_stream_fn.construct.runtime_layer in a child process (`python -m benchmarks.deployed_layer
-OUTDIR`), because importing that module starts a jsii kernel, which the benchmark process must not carry.
-Files and directories are then made read-only. A benchmark run as root ignores file modes, so the runtime
-also gets PYTHONDONTWRITEBYTECODE=1, and `bytecode_written` checks afterwards that nothing was cached.
+On Lambda the layer is unpacked to /opt, which is read-only, so the interpreter uses the bytecode the
+layer ships (cdk_stream_fn.layer_bytecode: pycs for python3.13 and python3.14) and compiles the rest at
+every cold start without caching it. The cold-start figures run stream_fn from such a layer, mounted
+read-only in the target interpreter's root (benchmarks.target_interpreter). The layer is staged by
+`stage_layer` of cdk_stream_fn.construct.runtime_layer in a child process (`python -m
+benchmarks.deployed_layer OUTDIR`), because importing that module starts a jsii kernel, which the
+benchmark process must not carry. Files and directories are then made read-only, and `bytecode_written`
+checks afterwards that no run cached anything in it (bubblewrap mounts it read-only as well).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 
 from benchmarks.references import REPO_ROOT, node_only_dir
 
@@ -53,11 +55,11 @@ def stage_read_only_layer(parent: pathlib.Path) -> pathlib.Path:
         remove_layer(layer)
         output = (result.stderr or result.stdout).strip().splitlines()[-5:]
         raise LayerUnavailable(f"staging the layer failed (exit {result.returncode}): " + " | ".join(output))
-    _make_read_only(layer)
+    make_read_only(layer)
     return layer
 
 
-def _make_read_only(layer: pathlib.Path) -> None:
+def make_read_only(layer: pathlib.Path) -> None:
     """Clear every write bit, deepest first, so that the directories can still be walked meanwhile."""
     for root, directories, files in os.walk(layer, topdown=False):
         for name in [*files, *directories]:
@@ -69,11 +71,16 @@ def _clear_write_bits(path: pathlib.Path) -> None:
     path.chmod(stat.S_IMODE(path.lstat().st_mode) & ~_WRITE_BITS)
 
 
-def bytecode_written(layer: pathlib.Path) -> list[pathlib.Path]:
-    """Byte-code caches that appeared in the layer (none may: the layer on Lambda has none)."""
+def bytecode_in(layer: pathlib.Path) -> list[pathlib.Path]:
+    """Every bytecode cache in the layer: `__pycache__` directories and the files in them."""
     return sorted(
         path for path in layer.rglob("*") if path.name == "__pycache__" or path.suffix in (".pyc", ".pyo")
     )
+
+
+def bytecode_written(layer: pathlib.Path, shipped: Iterable[pathlib.Path]) -> list[pathlib.Path]:
+    """Bytecode caches that appeared in the layer besides the `shipped` ones (none may: /opt is read-only)."""
+    return sorted(set(bytecode_in(layer)) - set(shipped))
 
 
 def remove_layer(layer: pathlib.Path) -> None:

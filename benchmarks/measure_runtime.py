@@ -128,7 +128,7 @@ def running(
     try:
         argv, env = runtime.launch(work, api.address)
         first = api.submit(first_event)
-        with RuntimeProcess(argv, env, cwd=runtime.task_root, log=log) as process:
+        with runtime.start_process(argv, env, log=log) as process:
             yield Session(runtime, work, process, api, log), first
     finally:
         api.close()

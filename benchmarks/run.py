@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import pathlib
+import platform
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
@@ -17,7 +17,8 @@ from benchmarks import (
     measure_url,
     measure_webapp,
 )
-from benchmarks.deployed_layer import LayerUnavailable, bytecode_written, remove_layer, stage_read_only_layer
+from benchmarks.deployed_layer import bytecode_in, bytecode_written
+from benchmarks.in_root import InRootRuntime
 from benchmarks.measure_runtime import MeasurementError, MiB, StreamRun
 from benchmarks.references import WORK_DIR, Log, awslambdaric_version
 from benchmarks.report import format_value
@@ -25,13 +26,21 @@ from benchmarks.runtimes import (
     AWSLAMBDARIC,
     NODE,
     STREAM_FN,
-    STREAM_FN_AS_DEPLOYED,
     Runtime,
-    stream_fn_as_deployed_runtime,
 )
 from benchmarks.service import EmulatorBackend
 from benchmarks.stats import Figure
 from benchmarks.synth_app import PLAIN_STACK, STREAMING_STACK
+from benchmarks.target_interpreter import (
+    STREAM_FN_UNCHECKED,
+    STREAM_FN_WITHOUT_BYTECODE,
+    TargetInterpreter,
+    TargetUnavailable,
+    node_client,
+    prepare_target_interpreter,
+    remove_target_layers,
+    target_runtimes,
+)
 
 T = TypeVar("T")
 LOG_DIR = WORK_DIR / "logs"
@@ -41,6 +50,8 @@ STACK_LABELS = {
 }
 # A Runtime API thread busier than this during the stream is the bottleneck, not the runtime.
 SATURATED_SERVER = 0.9
+# The groups whose runtimes run on the target interpreter (benchmarks.target_interpreter).
+ON_TARGET_INTERPRETER = ("cold_start", "invocation_overhead", "stream")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,20 +129,29 @@ def _peak_rss_notes(runs: dict[str, list[StreamRun]], labels: dict[str, str]) ->
 def measure_all(
     groups: Sequence[str], runtimes: Sequence[Runtime], settings: Settings, notes: list[str], log: Log
 ) -> list[Figure]:
-    """Every figure of the selected groups, in the report's order; unmeasurable ones carry their reason."""
+    """Every figure of the selected groups, in the report's order; unmeasurable ones carry their reason.
+
+    `runtimes` are this machine's; the cold start, the overhead and the stream run the same clients on
+    the target interpreter instead (benchmarks.target_interpreter), or are not measured, with the reason.
+    """
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     for old_log in LOG_DIR.glob("*.log"):
         old_log.unlink()  # each run's logs are its own
     labels = {runtime.name: runtime.label for runtime in runtimes}
     result: list[Figure] = []
+    target, on_target, target_note = _target_interpreter(groups, runtimes, log)
+    on_target_labels = {runtime.name: runtime.label for runtime in on_target}
     backend = EmulatorBackend()
     try:
         if "cold_start" in groups:
-            result.extend(_cold_start(runtimes, backend, settings, labels, log))
+            result.extend(_with_note(_cold_start(on_target, backend, settings, log), target_note))
         if "invocation_overhead" in groups:
-            result.extend(_overhead(runtimes, backend, settings, labels, log))
+            figures = _overhead(on_target, backend, settings, on_target_labels, log)
+            result.extend(_with_note(figures, target_note))
         if "stream" in groups:
-            result.extend(_stream(runtimes, backend, settings, labels, log))
+            result.extend(
+                _with_note(_stream(on_target, backend, settings, on_target_labels, log), target_note)
+            )
         if "time_to_first_byte" in groups:
             result.append(_time_to_first_byte(runtimes, backend, settings, labels, log))
             result.append(_url_request_cpu(runtimes, backend, settings, labels, log))
@@ -141,11 +161,45 @@ def measure_all(
             result.extend(_managed_instances(backend, settings, log))
     finally:
         backend.close()
+        if target is not None:
+            remove_target_layers(target.layers())
     if "webapp" in groups:
         result.extend(_webapp(settings, log))
     if "synthesis" in groups:
         result.extend(_synthesis(settings, log))
     return result
+
+
+def _target_interpreter(
+    groups: Sequence[str], runtimes: Sequence[Runtime], log: Log
+) -> tuple[TargetInterpreter | None, list[Runtime], str]:
+    """The target interpreter, its runtimes (the clients among `runtimes`, in its root), and the note its
+    figures carry: where they ran, or why they could not."""
+    if not set(ON_TARGET_INTERPRETER) & set(groups):
+        return None, [], ""
+    log("Preparing the target interpreter: its platform root, the layers, awslambdaric for it")
+    names = {runtime.name: runtime for runtime in runtimes}
+    ric_version = awslambdaric_version() if AWSLAMBDARIC in names else None
+    try:
+        target = prepare_target_interpreter(ric_version, log)
+    except TargetUnavailable as error:
+        log(f"no figures on the target interpreter: {error}")
+        return None, [], f"Not measured: the target interpreter cannot run here: {error}."
+    node = node_client(names[NODE].label) if NODE in names else None
+    note = (
+        f"Measured on {target.name}: Debian's build in the project's platform root, every runtime started "
+        "through bubblewrap (benchmarks/target_interpreter.py); this machine's own interpreter is "
+        f"{platform.python_implementation()} {platform.python_version()}."
+    )
+    return target, [*target_runtimes(target, awslambdaric_version=ric_version, node=node)], note
+
+
+def _with_note(figures: Sequence[Figure], note: str) -> list[Figure]:
+    """`figures` (one group's, the others "same runs as" the first) with `note` first in the first's notes."""
+    if not note or not figures:
+        return list(figures)
+    first, *rest = figures
+    return [dataclasses.replace(first, notes=(note, *first.notes)), *rest]
 
 
 def _webapp(settings: Settings, log: Log) -> list[Figure]:
@@ -154,64 +208,35 @@ def _webapp(settings: Settings, log: Log) -> list[Figure]:
 
 
 def _cold_start(
-    runtimes: Sequence[Runtime],
-    backend: EmulatorBackend,
-    settings: Settings,
-    labels: dict[str, str],
-    log: Log,
+    runtimes: Sequence[Runtime], backend: EmulatorBackend, settings: Settings, log: Log
 ) -> list[Figure]:
-    """Cold start of every runtime, and of stream_fn as deployed (a read-only layer without byte code),
-    interleaved in one run so that both figures' ratios to awslambdaric come from the same runs."""
-    chosen = _select(runtimes, [STREAM_FN, AWSLAMBDARIC, NODE], "tiny")
-    deployed_notes: list[str] = []
-    layer = _stage_deployed_layer(deployed_notes, log)
-    if layer is not None:
-        deployed = stream_fn_as_deployed_runtime(layer)
-        chosen = {STREAM_FN: chosen[STREAM_FN], deployed.name: deployed, **chosen}
-        labels = {**labels, deployed.name: deployed.label}
+    """Cold start of every runtime on the target interpreter, stream_fn from the layer as shipped and from
+    the two layers it is compared with, interleaved in one run so that every ratio comes from the same runs."""
+    names = [STREAM_FN, STREAM_FN_UNCHECKED, STREAM_FN_WITHOUT_BYTECODE, AWSLAMBDARIC, NODE]
+    chosen = _select(runtimes, names, "tiny")
+    labels = {name: runtime.label for name, runtime in chosen.items()}
+    layers = {
+        name: runtime.root.layer
+        for name, runtime in chosen.items()
+        if isinstance(runtime, InRootRuntime) and runtime.root is not None
+    }
+    shipped = {name: bytecode_in(layer) for name, layer in layers.items()}
     log(f"Cold start: {settings.runs} runs of {', '.join(chosen)}")
     notes: list[str] = []
-    try:
-        values = measure_runtimes(
-            chosen,
-            lambda picked: measure_runtime.cold_start_ms(picked, backend, settings.runs, LOG_DIR),
-            notes,
-            log,
-        )
-        if layer is not None:
-            written = bytecode_written(layer)
-            if written and values.pop(STREAM_FN_AS_DEPLOYED, None) is not None:
-                deployed_notes.append(
-                    f"Not measured: byte code was written into the read-only layer ({written[0]}), so the runs "
-                    "were not as deployed."
-                )
-    finally:
-        if layer is not None:
-            remove_layer(layer)
-    return [
-        specs.COLD_START.with_runs(_only(values, STREAM_FN, AWSLAMBDARIC, NODE), labels, notes),
-        specs.COLD_START_AS_DEPLOYED.with_runs(
-            _only(values, STREAM_FN_AS_DEPLOYED, STREAM_FN, AWSLAMBDARIC),
-            {**labels, STREAM_FN: f"{labels.get(STREAM_FN, STREAM_FN)} with its bytecode cache"},
-            deployed_notes + notes,
-        ),
-    ]
-
-
-def _stage_deployed_layer(notes: list[str], log: Log) -> pathlib.Path | None:
-    """The runtime layer staged as the construct stages it, read-only; None (and why, in `notes`) if not."""
-    log("Staging the runtime layer with the construct's code, read-only, as Lambda's /opt holds it")
-    try:
-        return stage_read_only_layer(WORK_DIR / "deployed-layer")
-    except LayerUnavailable as error:
-        log(f"no cold start as deployed: {error}")
-        notes.append(f"Not measured: {error}.")
-        return None
-
-
-def _only(values: Mapping[str, T], *names: str) -> dict[str, T]:
-    """The entries of `values` named, in the order named (a figure's display order)."""
-    return {name: values[name] for name in names if name in values}
+    values = measure_runtimes(
+        chosen,
+        lambda picked: measure_runtime.cold_start_ms(picked, backend, settings.runs, LOG_DIR),
+        notes,
+        log,
+    )
+    for name, layer in layers.items():
+        written = bytecode_written(layer, shipped[name])
+        if written and values.pop(name, None) is not None:
+            notes.append(
+                f"{labels[name]}: not reported, because bytecode was written into its read-only layer "
+                f"({written[0]}), so the runs were not as deployed."
+            )
+    return [specs.COLD_START.with_runs(values, labels, notes)]
 
 
 def _overhead(

@@ -14,7 +14,7 @@ import os
 import pathlib
 import sys
 
-from benchmarks.deployed_layer import WRAPPER_NAME
+from benchmarks.processes import RuntimeProcess
 from benchmarks.references import BENCHMARKS_DIR, NodeReference
 
 HANDLERS_DIR = BENCHMARKS_DIR / "handlers"
@@ -22,7 +22,6 @@ PYTHON_TASK_ROOT = HANDLERS_DIR / "python"
 NODE_TASK_ROOT = HANDLERS_DIR / "node"
 
 STREAM_FN = "stream_fn"
-STREAM_FN_AS_DEPLOYED = "stream_fn_as_deployed"
 AWSLAMBDARIC = "awslambdaric"
 NODE = "node"
 
@@ -75,6 +74,10 @@ class Runtime:
         """The command line that starts this runtime for `handler` (which only some clients read from it)."""
         return [*self.argv_prefix, handler] if self.handler_as_argument else [*self.argv_prefix]
 
+    def start_process(self, argv: list[str], env: dict[str, str], *, log: pathlib.Path) -> RuntimeProcess:
+        """Spawn what `launch` described: the process whose /proc readings the measurements take."""
+        return RuntimeProcess(argv, env, cwd=self.task_root, log=log)
+
 
 def stream_fn_wrapper() -> pathlib.Path:
     """The AWS_LAMBDA_EXEC_WRAPPER script of the installed stream_fn (the layer's /opt/stream-fn)."""
@@ -94,21 +97,6 @@ def stream_fn_runtime() -> Runtime:
         task_root=PYTHON_TASK_ROOT,
         handler_module="bench_stream_fn",
         handlers=frozenset({"tiny", "http_tiny", "large", "chunks"}),
-    )
-
-
-def stream_fn_as_deployed_runtime(layer: pathlib.Path) -> Runtime:
-    """stream_fn as it runs on Lambda: the wrapper and package of a read-only layer staged by the construct
-    (benchmarks.deployed_layer), without byte code, so its modules are compiled from source at every start."""
-    return Runtime(
-        name=STREAM_FN_AS_DEPLOYED,
-        label="stream_fn as deployed (no bytecode cache)",
-        argv_prefix=("/bin/sh", str(layer / WRAPPER_NAME), sys.executable),
-        task_root=PYTHON_TASK_ROOT,
-        handler_module="bench_stream_fn",
-        handlers=frozenset({"tiny"}),
-        # /opt is read-only on Lambda; a benchmark run as root would ignore the layer's file modes.
-        extra_env=(("PYTHONDONTWRITEBYTECODE", "1"),),
     )
 
 

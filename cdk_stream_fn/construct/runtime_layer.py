@@ -1,11 +1,14 @@
 """The stream_fn runtime as a Lambda layer: one per stack, staged from the installed package.
 
-Layout (docs/architecture.md): `python/stream_fn/**` (the package, without byte code) and the exec
-wrapper as `stream-fn` (mode 0755) at the layer root, so on Lambda the wrapper is `/opt/stream-fn`.
-The layer is staged by a local bundler straight into the cloud assembly, and its asset hash is a
-fingerprint of the runtime's bytes alone, so it changes only when the runtime does. The CDK CLI zips
-assets keeping each file's mode (cdk-assets `writeZipFile`: `mode: stat.mode`), which keeps the
-wrapper executable on Lambda.
+Layout (docs/architecture.md): `python/stream_fn/**` (the package's files, without any bytecode this
+machine's interpreters cached), `python/stream_fn/**/__pycache__/*.cpython-31[34].pyc` (the bytecode
+the package ships for Lambda's interpreters, cdk_stream_fn.layer_bytecode), and the exec wrapper as
+`stream-fn` (mode 0755) at the layer root, so on Lambda the wrapper is `/opt/stream-fn`. The layer is
+staged by a local bundler straight into the cloud assembly, and its asset hash is a fingerprint of
+every byte it holds, all of which come from the installed package: the same installed version gives
+the same layer and hash on every machine, and the hash changes only when the runtime does. The CDK
+CLI zips assets keeping each file's mode (cdk-assets `writeZipFile`: `mode: stat.mode`), which keeps
+the wrapper executable on Lambda.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from cdk_stream_fn.layer_bytecode import ARCHIVE_NAME, python_sources, shipped_bytecode
+
 WRAPPER_SOURCE = "wrapper.sh"
 WRAPPER_NAME = "stream-fn"
 EXEC_WRAPPER_PATH = f"/opt/{WRAPPER_NAME}"
 PACKAGE_NAME = "stream_fn"
 LAYER_CONSTRUCT_ID = "StreamFnRuntimeLayer"
 
-_LAYOUT_VERSION = b"cdk-stream-fn layer layout 1\n"
+_LAYOUT_VERSION = b"cdk-stream-fn layer layout 2\n"
+BYTECODE_WARNING_ID = "cdk-stream-fn:layerWithoutBytecode"
 _SKIPPED_DIRECTORIES = frozenset({"__pycache__"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 _FILE_MODE = 0o644
@@ -54,12 +60,17 @@ class RuntimeFile:
 
 @dataclass(frozen=True)
 class RuntimePackage:
-    """The runtime's files, read once, and the fingerprint that names the layer asset."""
+    """The runtime's files as the layer holds them under `python/stream_fn` (the package's own files and
+    the bytecode it ships), read once, and the fingerprint that names the layer asset.
+
+    `bytecode_problem` says why some or all of the bytecode is missing (None when none is).
+    """
 
     directory: Path
     files: tuple[RuntimeFile, ...]
     wrapper: bytes
     fingerprint: str
+    bytecode_problem: str | None = None
 
 
 def installed_runtime_directory() -> Path:
@@ -74,14 +85,19 @@ def read_runtime_package(directory: Path) -> RuntimePackage:
     """Read the runtime package in `directory` (cached per process: it is staged once, by content)."""
     if not (directory / "__init__.py").is_file():
         raise RuntimePackageError(f"{directory} is not the stream_fn package (it has no __init__.py)")
-    files: list[RuntimeFile] = []
+    contents: dict[str, bytes] = {}
     for root, directories, names in os.walk(directory):
         directories[:] = sorted(d for d in directories if d not in _SKIPPED_DIRECTORIES)
         for name in sorted(names):
             if name.endswith(_SKIPPED_SUFFIXES):
                 continue
             path = Path(root) / name
-            files.append(RuntimeFile(path.relative_to(directory).as_posix(), path.read_bytes()))
+            relative = path.relative_to(directory).as_posix()
+            if relative != ARCHIVE_NAME:
+                contents[relative] = path.read_bytes()
+    bytecode = shipped_bytecode(directory, python_sources(contents))
+    contents.update(bytecode.pycs)
+    files = [RuntimeFile(relative, content) for relative, content in sorted(contents.items())]
     wrapper = directory / WRAPPER_SOURCE
     if not wrapper.is_file():
         raise RuntimePackageError(
@@ -93,6 +109,7 @@ def read_runtime_package(directory: Path) -> RuntimePackage:
         files=tuple(files),
         wrapper=wrapper.read_bytes(),
         fingerprint=_fingerprint(files),
+        bytecode_problem=bytecode.problem,
     )
 
 
@@ -174,7 +191,7 @@ def runtime_layer(scope: Construct, *, compatible_runtimes: list[lambda_.Runtime
     if existing is not None:
         return existing  # type: ignore[return-value]
     package = read_runtime_package(installed_runtime_directory())
-    return lambda_.LayerVersion(
+    layer = lambda_.LayerVersion(
         stack,
         LAYER_CONSTRUCT_ID,
         code=runtime_layer_code(package),
@@ -184,3 +201,10 @@ def runtime_layer(scope: Construct, *, compatible_runtimes: list[lambda_.Runtime
         f"AWS_LAMBDA_EXEC_WRAPPER={EXEC_WRAPPER_PATH}",
         license="Apache-2.0",
     )
+    if package.bytecode_problem is not None:
+        cdk.Annotations.of(layer).add_warning_v2(
+            BYTECODE_WARNING_ID,
+            f"{package.bytecode_problem}. Without its bytecode, functions compile those modules at every "
+            "cold start (/opt is read-only on Lambda).",
+        )
+    return layer

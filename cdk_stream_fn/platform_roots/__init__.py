@@ -12,6 +12,7 @@ qemu-user). The parts, each with one job:
 - `deb_files`: unpacking a `.deb` without dpkg; `layout`: Lambda's files in the root;
 - `cache`, `builder`: roots cached by what they hold, built into a temporary directory and renamed;
 - `layer`: the runtime layer staged by the construct's own code, read-only;
+- `bytecode`: the layer's pycs, compiled by the roots' interpreters when the package is built;
 - `host`: what this machine must offer (bubblewrap, user namespaces, qemu's binfmt entry);
 - `launch`: the command and environment that start a runtime inside a root;
 - `prepare`: all of it for `FunctionConfig.platform` in one call.

@@ -1,7 +1,8 @@
 """The stream_fn runtime layer as Lambda holds it, for `/opt` of a root.
 
 Staged by the construct's own code (`cdk_stream_fn.construct.runtime_layer.stage_layer`), so a root runs
-exactly the bytes a deployment ships: no byte code, the wrapper `stream-fn` at the layer's root. That
+exactly the bytes a deployment ships: the package with its pycs for python3.13 and python3.14
+(cdk_stream_fn.layer_bytecode), the wrapper `stream-fn` at the layer's root. That
 module imports aws_cdk, whose import starts a jsii kernel (a Node.js process), so the staging runs in
 a child process: `python -m cdk_stream_fn.platform_roots.layer OUTDIR`. The layer is mounted read-only,
 as Lambda's /opt is.
