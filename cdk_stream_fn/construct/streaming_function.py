@@ -361,13 +361,15 @@ class StreamingFunction(Construct):
         code_asset = self._function.node.find_child("Code")
         resource = self._function.node.default_child
         assert isinstance(resource, lambda_.CfnFunction)
+        stage = cdk.Stage.of(self)
+        assert stage is not None, "a StreamingFunction is always in an App or a Stage"
         resource.add_metadata(
             METADATA_KEY,
             {
                 "version": METADATA_VERSION,
                 "codeAssetPath": code_asset.asset_path,  # type: ignore[attr-defined]
                 "constructPath": self.node.path,
-                "entry": _relative_to(entry, Path(cdk.Stage.of(self).outdir)),
+                "entry": _relative_to(entry, Path(stage.outdir)),
             },
         )
 

@@ -85,11 +85,15 @@ class PlatformRoot:
         code_dir: Path,
         function_environment: Mapping[str, str],
         command: Sequence[str] | None = None,
+        dependencies: Path | None = None,
     ) -> InRootCommand:
         """Start `command` (default: Lambda's `/var/runtime/bootstrap`) in the root for one function.
 
         `environment` is what the emulator gives any runtime; `function_environment` the function's own
         variables, whose `AWS_LAMBDA_EXEC_WRAPPER` (default `/opt/stream-fn`) the bootstrap honours.
+        `dependencies`, a directory laid out as a layer's `python/`, has its `lib/pythonX.Y/site-packages`
+        mounted read-only where a layer's are, `/opt/python/lib/pythonX.Y/site-packages`, which Lambda's
+        bootstrap puts on `sys.path` after `/var/task`.
         """
         code_dir = code_dir.resolve()
         inside = {
@@ -101,10 +105,18 @@ class PlatformRoot:
         inside["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{self.platform.runtime}"
         inside[EXEC_WRAPPER_VARIABLE] = function_environment.get(EXEC_WRAPPER_VARIABLE, DEFAULT_EXEC_WRAPPER)
         inside.update(emulation_environment(self.platform))
+        binds = [(self.layer, layout.LAYER_ROOT), (code_dir, layout.TASK_ROOT)]
+        if dependencies is not None:
+            site_packages = f"python/lib/python{self.platform.python_version}/site-packages"
+            # The mount point, made in the staged layer on this side: the root and /opt are read-only.
+            (self.layer / site_packages).mkdir(parents=True, exist_ok=True)
+            binds.append(
+                (dependencies / site_packages.removeprefix("python/"), f"{layout.LAYER_ROOT}/{site_packages}")
+            )
         argv = sandbox_command(
             self.rootfs,
             [*(command or [layout.BOOTSTRAP])],
-            read_only_binds=[(self.layer, layout.LAYER_ROOT), (code_dir, layout.TASK_ROOT)],
+            read_only_binds=binds,
             cwd=layout.TASK_ROOT,
         )
         return InRootCommand(argv, inside, code_dir)

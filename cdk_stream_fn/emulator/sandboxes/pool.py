@@ -5,6 +5,10 @@ sandboxes, up to `max_sandboxes` (`serve --max-concurrency`). Past that the emul
 would scale out: locally a request waiting its turn is more useful than an error. Warm sandboxes are
 reused first.
 
+A new version of the function (`replace`: its code or configuration changed under `serve`) gets fresh
+sandboxes: idle ones of the old version stop at once, busy ones when their invocation ends, so a stream
+in flight finishes on the code it started with.
+
 A function with reserved concurrency (`ReservedConcurrentExecutions`) is throttled as on Lambda: an
 invocation that would make more than that many run (or wait) at once is refused with `Throttled`, which
 the front doors answer with 429 (awsdocs/aws-lambda-developer-guide `doc_source/urls-configuration.md`,
@@ -62,6 +66,8 @@ class FunctionPool:
         #: Invocations submitted and not yet finished, waiting ones included (what reserved concurrency counts).
         self.in_flight = 0
         self._stopping = False
+        self._created = 0
+        self._retiring: set[asyncio.Task[None]] = set()
 
     def request(self, payload: bytes, **fields: object) -> InvokeRequest:
         """An `InvokeRequest` addressed to this function."""
@@ -75,6 +81,11 @@ class FunctionPool:
         """
         if self._stopping:
             raise RuntimeError(f"{self.config.name}: the emulator is shutting down")
+        if self.config.unavailable is not None:
+            unavailable = Invocation(request)
+            unavailable.fail(platform_errors.unavailable_locally(self.config.unavailable))
+            unavailable.finish()
+            return unavailable
         reserved = self.config.reserved_concurrency
         if throttle and reserved is not None and self.in_flight >= reserved:
             raise Throttled(self.config.name, reserved)
@@ -94,8 +105,8 @@ class FunctionPool:
 
     async def warm(self) -> None:
         """Start one sandbox ahead of the first request, so it is warm and its init errors show early."""
-        if self.config.reserved_concurrency == 0:
-            return  # every invocation is throttled: nothing will run
+        if self.config.reserved_concurrency == 0 or self.config.unavailable is not None:
+            return  # every invocation is throttled, or fails at once: nothing will run
         await self._slots.acquire()
         try:
             sandbox = self._take_sandbox()
@@ -106,16 +117,49 @@ class FunctionPool:
         finally:
             self._slots.release()
 
+    def new_sandbox(
+        self, config: FunctionConfig | None = None, *, log_sink: LogSink | None = None
+    ) -> Sandbox:
+        """A sandbox of this function (of `config`, a version not yet in use, if given), not started; it
+        joins the pool when it runs an invocation or is handed to `replace`. `log_sink` takes its output
+        instead of the pool's (until it is set back)."""
+        sandbox = Sandbox(
+            config or self.config,
+            shape_bandwidth=self.shape_bandwidth,
+            log_sink=log_sink or self.log_sink,
+            index=self._created,
+        )
+        self._created += 1
+        return sandbox
+
+    def replace(self, config: FunctionConfig, *, warm: Sandbox | None = None) -> None:
+        """Serve `config` from now on: new invocations go to sandboxes of it (`warm`, one already started
+        with it, first); idle sandboxes of the old version stop now, busy ones after their invocation."""
+        if config.name != self.config.name:
+            raise ValueError(f"a pool serves one function: {self.config.name}, not {config.name}")
+        self.config = config
+        idle, self._idle = self._idle, []
+        for sandbox in idle:
+            self._retire(sandbox)
+        if warm is not None:
+            if warm.config is not config:
+                raise ValueError(f"{warm.name} was started for another version of {config.name}")
+            self.sandboxes.append(warm)
+            self._idle.append(warm)
+
+    def _retire(self, sandbox: Sandbox) -> None:
+        """Stop a sandbox of an old version in the background (`stop` waits for it)."""
+        if sandbox in self.sandboxes:
+            self.sandboxes.remove(sandbox)
+        task = asyncio.create_task(sandbox.stop(), name=f"stop {sandbox.name}")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
     def _take_sandbox(self) -> Sandbox:
         """The most recently used idle sandbox (the warmest), or a new one; the caller holds a slot."""
         if self._idle:
             return self._idle.pop()
-        sandbox = Sandbox(
-            self.config,
-            shape_bandwidth=self.shape_bandwidth,
-            log_sink=self.log_sink,
-            index=len(self.sandboxes),
-        )
+        sandbox = self.new_sandbox()
         self.sandboxes.append(sandbox)
         return sandbox
 
@@ -129,7 +173,10 @@ class FunctionPool:
         finally:
             self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             self.in_flight -= 1
-            self._idle.append(sandbox)
+            if sandbox.config is self.config:
+                self._idle.append(sandbox)
+            else:
+                self._retire(sandbox)  # it ran a version that has been replaced
             self._slots.release()
 
     async def stop(self) -> None:
@@ -142,3 +189,4 @@ class FunctionPool:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
         await asyncio.gather(*(sandbox.stop() for sandbox in self.sandboxes), return_exceptions=True)
+        await asyncio.gather(*self._retiring, return_exceptions=True)

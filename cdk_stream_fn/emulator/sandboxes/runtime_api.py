@@ -112,6 +112,8 @@ class RuntimeApiServer:
         self.init_error: FunctionError | None = None
         #: Set when the runtime reports `POST /runtime/init/error` (a new one after each `reset`).
         self.init_failed = Milestone()
+        #: Set at the runtime's first `GET /runtime/invocation/next`: its init is done (a new one after `reset`).
+        self.initialized = Milestone()
         #: What the runtime reported with `POST /runtime/restore/error` (SnapStart), if it did.
         self.restore_error: FunctionError | None = None
         #: SnapStart: set when the runtime waits in `GET /runtime/restore/next` (its snapshot can be taken).
@@ -189,6 +191,7 @@ class RuntimeApiServer:
         self.init_error = None
         self.restore_error = None
         self.init_failed = Milestone()
+        self.initialized = Milestone()
         self.restore_ready = Milestone()
         self.restore_failed = Milestone()
 
@@ -445,6 +448,8 @@ class RuntimeConnection:
     def _next(self) -> None:
         """`GET /runtime/invocation/next`."""
         verdict = self.lifecycle.next_requested(self)
+        if verdict.rejection is None:
+            self.api.initialized.set()
         if verdict.abandoned is not None:
             self.api.fail(verdict.abandoned)
         if verdict.rejection is not None:
