@@ -99,10 +99,10 @@ def test_a_dependency_without_a_wheel_for_this_machine_names_the_package_and_lea
     with pytest.raises(LocalInstallError) as raised:
         cache.ensure(requirements_of(function), HERE, cwd=function)
 
-    assert raised.value.packages == ("nativeonly==1.0",)
+    assert raised.value.packages == ("nativeonly",)
     message = str(raised.value)
     assert message.startswith(
-        f"nativeonly==1.0 (from {function / 'requirements.txt'}) cannot be installed for Python"
+        f"nativeonly (from {function / 'requirements.txt'}) cannot be installed for Python"
     )
     assert "The deployed asset is not affected" in message and "pip said:" in message
     assert cache.cached(requirements_of(function), HERE) is None

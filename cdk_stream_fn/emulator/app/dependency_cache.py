@@ -289,7 +289,7 @@ def explain_failure(stderr: str, requirements: Requirements, target: InstallTarg
     for pattern in _FAILED_PACKAGE:
         for match in pattern.findall(stderr):
             packages += [name.strip(",") for name in match.split()]
-    names = tuple(dict.fromkeys(packages))
+    names = tuple(dict.fromkeys(re.split(r"[\s\[<>=!~;(@]", name, maxsplit=1)[0] for name in packages))
     pip_said = "\n".join(f"    {line}" for line in stderr.strip().splitlines()[-8:])
     source = requirements.source
     if not names:

@@ -60,9 +60,10 @@ class LocalFunctions:
         config = function.config
         runner = self.runners.runner_for(config.runtime, function.architecture)
         local = replace(config, platform=runner.root)
-        if runner.root is None and config.runtime_command is None:
-            assert runner.interpreter is not None
-            local = replace(local, interpreter=runner.interpreter.path, runtime_path=self.provided())
+        if config.runtime_command is None:
+            local = replace(local, runtime_path=self.provided())
+            if runner.interpreter is not None:
+                local = replace(local, interpreter=runner.interpreter.path)
         if function.entry is None:
             return LocalFunction(local, runner, function)
         local = replace(local, code_dir=self.snapshots.take(config.name, function.entry))

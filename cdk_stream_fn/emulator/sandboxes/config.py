@@ -115,7 +115,8 @@ class FunctionConfig:
     dependencies: Path | None = None
     #: A directory with stream_fn and what Lambda's Python runtime provides (boto3, snapshot_restore_py):
     #: with it, the runtime starts without its interpreter's site-packages (`python -S`), so the code sees
-    #: what it would see on Lambda, not what happens to be installed here.
+    #: what it would see on Lambda, not what happens to be installed here (in a platform root, these are
+    #: mounted in `/opt/python`).
     runtime_path: Path | None = None
     #: Why the function cannot run here (say, a dependency that cannot be installed for this machine):
     #: every invocation then fails with `Local.FunctionUnavailable` and this message. None: it runs.
@@ -190,6 +191,7 @@ def runtime_launch(config: FunctionConfig, runtime_api: str) -> RuntimeLaunch:
         function_environment=config.environment,
         command=None if config.runtime_command is None else config.command(),
         dependencies=config.dependencies,
+        provided=config.runtime_path,
     )
     return RuntimeLaunch(command, environment, cwd)
 
