@@ -87,7 +87,11 @@ def test_the_runtime_command_can_be_another_runtime_client() -> None:
 @pytest.mark.slow
 def test_serve_on_the_example_app_answers_a_real_request() -> None:
     with ServeProcess(cwd=REPO, timeout=110) as serve:
-        assert sorted(serve.urls) == ["CdkStreamFnExample-Clock", "CdkStreamFnExample-Events"]
+        assert sorted(serve.urls) == [
+            "CdkStreamFnExample-Chat",
+            "CdkStreamFnExample-Clock",
+            "CdkStreamFnExample-Events",
+        ]
         clock = urlsplit(serve.urls["CdkStreamFnExample-Clock"])
         connection = http.client.HTTPConnection(clock.hostname, clock.port, timeout=30)
         connection.request("GET", "/?ticks=2")
@@ -96,6 +100,8 @@ def test_serve_on_the_example_app_answers_a_real_request() -> None:
         rest = response.read()
         connection.close()
         web_app = httpx.get(serve.urls["CdkStreamFnExample-Events"] + "events?steps=2", timeout=30)
+        conversation = {"messages": [{"role": "user", "content": "Hi"}], "tokens_per_second": 200}
+        chat = httpx.post(serve.urls["CdkStreamFnExample-Chat"], json=conversation, timeout=60)
 
     assert response.status == 200
     assert response.getheader("content-type") == "text/event-stream"
@@ -107,6 +113,9 @@ def test_serve_on_the_example_app_answers_a_real_request() -> None:
     assert web_app.headers["content-type"].startswith("text/event-stream")
     assert web_app.text.count("event: step") == 2
     assert web_app.text.endswith("event: done\ndata: {}\n\n")
+    assert chat.status_code == 200, chat.text  # FastAPI and pydantic-core, installed for this machine
+    assert chat.text.startswith('id: 0\nevent: token\ndata: {"index":0,"token":"You"}\n\n')
+    assert chat.text.endswith('event: done\ndata: {"tokens":16}\n\n')
 
 
 def test_serve_outside_a_cdk_app_without_a_handler_explains_what_to_do(tmp_path: Path) -> None:
@@ -193,7 +202,11 @@ def test_the_example_assembly_reads_as_the_construct_wrote_it(example_assembly: 
     functions = {
         function.name: function for function in read_assembly(example_assembly, region="eu-central-1")
     }
-    assert sorted(functions) == ["CdkStreamFnExample-Clock", "CdkStreamFnExample-Events"]
+    assert sorted(functions) == [
+        "CdkStreamFnExample-Chat",
+        "CdkStreamFnExample-Clock",
+        "CdkStreamFnExample-Events",
+    ]
     clock = functions["CdkStreamFnExample-Clock"]
 
     assert clock.name == "CdkStreamFnExample-Clock"
