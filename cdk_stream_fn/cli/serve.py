@@ -150,7 +150,7 @@ def _load(source: AppSource) -> list[Any]:
 def where_they_run(functions: list[LocalFunction], *, fixed_platform: bool = False) -> list[str]:
     """What `serve` says about the Pythons it runs the functions on: which version stands in for which,
     which runtime a `--platform` replaces, and which functions cannot run here."""
-    from cdk_stream_fn.platform_roots.platforms import host_architecture
+    from cdk_stream_fn.platform_roots.platforms import AVAILABLE_PYTHONS, host_architecture
 
     lines = []
     stand_ins: dict[tuple[str, str], list[str]] = {}
@@ -168,10 +168,12 @@ def where_they_run(functions: list[LocalFunction], *, fixed_platform: bool = Fal
                 f"{runner.root.platform.runtime}"
             )
     for (runtime, version), names in stand_ins.items():
+        fix = "Install it and serve again"
+        if runtime.removeprefix("python") in AVAILABLE_PYTHONS:
+            fix = f"Install it, or build a root (cdk-stream-fn roots build {runtime} --arch {host_architecture()}), and serve again"
         lines.append(
             f"Python {version} stands in for {runtime} ({', '.join(names)}): this machine has no {runtime} "
-            f"(PATH, pyenv, uv) and no platform root of it. Install one, or build a root "
-            f"(cdk-stream-fn roots build {runtime} --arch {host_architecture()}), and serve again"
+            f"(PATH, pyenv, uv) and no platform root of it. {fix}"
         )
     for function in functions:
         if function.config.unavailable is not None:
@@ -219,7 +221,12 @@ async def _serve(
         if args.expose:
             print_exposure(emulator, sys.stderr)
         runners = {function.config.name: function.runner for function in functions}
-        print_endpoints(emulator, sys.stdout, runners=runners, watching=args.watch)
+        watching = None
+        if args.watch:
+            watching = "a function's code takes effect at its next invocation" + (
+                ", the CDK app is synthesized again when it changes" if source.app_dir else ""
+            )
+        print_endpoints(emulator, sys.stdout, runners=runners, watching=watching)
         if args.watch:
             tasks = [
                 asyncio.create_task(reloader.run(), name="reload"),
@@ -241,11 +248,11 @@ def print_endpoints(
     out: TextIO,
     *,
     runners: Mapping[str, Runner] | None = None,
-    watching: bool = False,
+    watching: str | None = None,
 ) -> None:
     """The table of URLs and the commands to watch a stream (`curl -N` for each function URL, then
     `cdk-stream-fn invoke` through the Lambda API), as `serve` prints it; for SnapStart functions, what
-    differs from Lambda. `runners` adds the Python each function runs on."""
+    differs from Lambda. `runners` adds the Python each function runs on; `watching` says what edits do."""
     from cdk_stream_fn.emulator.sandboxes.snap_start import LOCAL_DIFFERENCES as SNAP_START_LOCAL_DIFFERENCES
 
     write = out.write
@@ -273,10 +280,7 @@ def print_endpoints(
         write("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
     write(f"\n  Lambda API  {emulator.api_endpoint}   (boto3.client('lambda', endpoint_url=...))\n")
     if watching:
-        write(
-            "\n  Watching for edits: a function's code takes effect at its next invocation, the CDK app is "
-            "synthesized again (--no-watch turns this off)\n"
-        )
+        write(f"\n  Watching for edits: {watching} (--no-watch turns this off)\n")
     write("\nWho may call them:\n")
     for line in access_lines(emulator):
         write(f"  {line}\n")

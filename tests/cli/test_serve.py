@@ -240,3 +240,34 @@ def test_stopping_mid_stream_ends_the_client_and_the_runtime() -> None:
     assert first == b"first\n"
     assert code == 0
     assert wait_dead(runtimes) == []
+
+
+def test_a_python_this_machine_lacks_is_stood_in_for_and_the_table_says_so(tmp_path: Path) -> None:
+    """A runtime whose Python cannot be found here (none is python3.99) runs on this Python, said once."""
+    from emulator.test_assembly import function_resource, write_assembly
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "index.py").write_text(
+        "import sys\nfrom stream_fn import streamify_response\n\n\n@streamify_response\n"
+        "def handler(event, response_stream, context):\n    response_stream.write(sys.version.split()[0])\n"
+    )
+    function = function_resource(Runtime="python3.99")
+    function["Metadata"]["cdk-stream-fn"].update(version=2, entry="../code")
+    url = {
+        "Type": "AWS::Lambda::Url",
+        "Properties": {"AuthType": "NONE", "TargetFunctionArn": {"Fn::GetAtt": ["F", "Arn"]}},
+    }
+    assembly = write_assembly(tmp_path / "cdk.out", {"F": function, "FUrl": url})
+
+    with ServeProcess("--assembly", str(assembly)) as serve:
+        response = httpx.get(serve.urls["Stack-Api"], timeout=30)
+        table = "\n".join(serve.stdout_lines)
+        log = serve.stderr()
+
+    here = ".".join(map(str, sys.version_info[:3]))
+    assert response.text == here
+    assert f"Python {here} stands in for python3.99 (Stack-Api): this machine has no python3.99" in log
+    (row,) = [line for line in table.splitlines() if line.startswith("  Stack-Api")]
+    assert row.endswith(f"{here} for python3.99")
+    assert "Watching for edits: a function's code takes effect at its next invocation (--no-watch" in table

@@ -68,8 +68,6 @@ class Reloader:
         self._pending_app = False
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     # -- what the watcher calls ------------------------------------------------------------------
 
@@ -89,12 +87,7 @@ class Reloader:
             self._pending_app = True
         self._pending.update(change.functions)
         if change:
-            self._idle.clear()
             self._wake.set()
-
-    async def settled(self) -> None:
-        """Wait until every queued change has been applied (or reported as failed)."""
-        await self._idle.wait()
 
     async def run(self) -> None:
         """Apply changes as they come, one at a time, until cancelled."""
@@ -113,8 +106,6 @@ class Reloader:
                 except Exception:
                     log.exception("reloading failed in the emulator")
                     self.report("reloading failed in the emulator (see the traceback above); still serving")
-            if not self._wake.is_set():
-                self._idle.set()
 
     # -- reloads ---------------------------------------------------------------------------------
 

@@ -111,6 +111,7 @@ class RunnerResolver:
     progress: Progress = lambda _: None
     roots_cache: Path | None = None
     _roots: dict[Platform, PlatformRoot] = field(default_factory=dict)
+    _cached: dict[str, Runner | None] = field(default_factory=dict)
     _fixed: Platform | None = None
 
     def __post_init__(self) -> None:
@@ -172,7 +173,12 @@ class RunnerResolver:
 
     def _cached_root(self, version: str) -> Runner | None:
         """A root of Python `version` for this machine that the cache already holds and that can run
-        here, without building or fetching anything; None otherwise."""
+        here, without building or fetching anything; None otherwise (looked up once per version)."""
+        if version not in self._cached:
+            self._cached[version] = self._find_cached_root(version)
+        return self._cached[version]
+
+    def _find_cached_root(self, version: str) -> Runner | None:
         from cdk_stream_fn.platform_roots.cache import RootCache, default_cache_dir
         from cdk_stream_fn.platform_roots.host import problems
         from cdk_stream_fn.platform_roots.layer import LayerError, stage_runtime_layer
@@ -181,8 +187,6 @@ class RunnerResolver:
             platform = Platform(version, host_architecture())
         except PlatformError:
             return None
-        if platform in self._roots:
-            return Runner(version, platform.architecture, root=self._roots[platform])
         roots = [
             root
             for root in RootCache(self.roots_cache or default_cache_dir()).roots()
@@ -192,8 +196,15 @@ class RunnerResolver:
             return None
         newest = max(roots, key=lambda root: str(root.manifest.get("built_at", "")))
         try:
-            layer = stage_runtime_layer(self.scratch / "layer")
+            layer = (
+                self._roots[platform].layer
+                if platform in self._roots
+                else stage_runtime_layer(self.scratch / "layer")
+            )
         except LayerError:
             return None
-        self._roots[platform] = PlatformRoot(platform, newest.rootfs, layer)
-        return Runner(version, platform.architecture, root=self._roots[platform])
+        packages = dict(newest.manifest.get("packages") or [])
+        built = str(packages.get(platform.runtime, "")).split("-")[0]  # Debian's version, e.g. 3.14.0-5
+        return Runner(
+            version, platform.architecture, root=PlatformRoot(platform, newest.rootfs, layer), version=built
+        )
