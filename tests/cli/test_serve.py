@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -172,13 +171,6 @@ def test_env_values_must_be_key_value() -> None:
 
     assert result.returncode == 2
     assert "--env takes KEY=VALUE, got 'NOVALUE'" in result.stderr
-
-
-@pytest.fixture(scope="module")
-def example_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from cdk_stream_fn.emulator.app.synth import synthesize
-
-    yield synthesize(REPO, tmp_path_factory.mktemp("example") / "cdk.out")
 
 
 @pytest.mark.slow

@@ -48,6 +48,21 @@ def test_each_version_is_a_copy_that_later_edits_leave_alone(tmp_path: Path) -> 
     assert not os.path.samefile(entry / "pkg" / "util.py", first / "pkg" / "util.py"), "never the source"
 
 
+def test_linked_files_and_directories_are_copied_and_a_link_loop_once(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "lib.py").write_text("shared")
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    (entry / "lib").symlink_to(shared, target_is_directory=True)
+    (entry / "loop").symlink_to(entry, target_is_directory=True)
+
+    copy = CodeSnapshots(tmp_path / "code").take("fn", entry)
+
+    assert (copy / "lib" / "lib.py").read_text() == "shared" and not (copy / "lib").is_symlink()
+    assert not (copy / "loop" / "loop").exists()
+
+
 def test_interpreters_are_looked_for_on_path_then_in_pyenv_and_uv(tmp_path: Path) -> None:
     def executable(path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)

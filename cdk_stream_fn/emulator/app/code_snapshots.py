@@ -43,7 +43,13 @@ class CodeSnapshots:
         target = folder / f"v{number}"
         previous, previous_manifest = self._latest.get(name, (None, {}))
         manifest: Manifest = {}
+        visited: set[str] = set()
         for source_dir, directories, files in os.walk(entry, followlinks=True):
+            real = os.path.realpath(source_dir)
+            if real in visited:  # a link back up the tree: copied once, not forever
+                directories[:] = []
+                continue
+            visited.add(real)
             directories[:] = sorted(d for d in directories if not is_excluded(d))
             relative_dir = Path(source_dir).relative_to(entry)
             (target / relative_dir).mkdir(parents=True, exist_ok=True)
