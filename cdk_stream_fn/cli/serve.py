@@ -178,8 +178,8 @@ def where_they_run(functions: list[LocalFunction], *, fixed_platform: bool = Fal
     for function in functions:
         if function.config.unavailable is not None:
             lines.append(
-                f"{function.config.name} cannot run here and answers every request with an error that says "
-                "why; the other functions serve"
+                f"{function.problem or function.config.unavailable}\n  {function.config.name} answers every "
+                "request with an error that says why; the other functions serve."
             )
     return lines
 

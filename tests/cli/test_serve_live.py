@@ -228,6 +228,29 @@ def test_a_broken_edit_is_reported_once_and_the_last_good_version_keeps_answerin
     assert after == [answer] * 3
 
 
+def test_a_requirement_that_cannot_be_installed_keeps_the_last_good_version(
+    served: ServeProcess, app_dir: Path
+) -> None:
+    requirements = app_dir / "hello" / "requirements.txt"
+    answer = hello(served)
+
+    requirements.write_text("./no-such-directory\n")  # pip fails at once, with no index involved
+    report = wait_for(
+        lambda: next(
+            (l for l in served.stderr().splitlines() if "but Live-Hello cannot run here" in l), None
+        ),
+        what="the report of the failed install",
+    )
+    still = [hello(served) for _ in range(3)]
+    requirements.unlink()
+
+    assert report.startswith(
+        "cdk-stream-fn: Live-Hello: its code changed, but Live-Hello cannot run here: pip"
+    )
+    assert "The last good version keeps serving." in served.stderr()
+    assert still == [answer] * 3
+
+
 def test_an_app_edit_is_synthesized_again_and_served_on_the_same_ports(
     served: ServeProcess, app_dir: Path
 ) -> None:
@@ -313,6 +336,9 @@ def test_a_function_whose_dependency_cannot_be_installed_here_says_so_and_the_ot
     detail = native.json()["Detail"]
     assert detail.startswith("Deps-Native cannot run here: nativeonly (from ")
     assert "cannot be installed for Python" in detail
-    assert "Deps-Native: nativeonly (from " in log  # said once, when serve starts
-    assert "Deps-Native cannot run here and answers every request with an error that says why" in log
+    # said once, when serve starts, naming the package and the function, with pip's own words
+    (said,) = [line for line in log.splitlines() if line.startswith("cdk-stream-fn: Deps-Native cannot run")]
+    assert said.startswith("cdk-stream-fn: Deps-Native cannot run here: nativeonly (from ")
+    assert "No matching distribution found for nativeonly==1.0" in log
+    assert "Deps-Native answers every request with an error that says why; the other functions serve." in log
     assert [line for line in table.splitlines() if "Deps-Native" in line and "cannot run here" in line]

@@ -34,6 +34,9 @@ class LocalFunction:
     runner: Runner
     source: AppFunction
     """What it was prepared from (the function as synthesized)."""
+    problem: str | None = None
+    """Why it cannot run here, in full for the console (pip's own words included); `config.unavailable`
+    is the short form its invocations answer with."""
 
 
 class LocalFunctions:
@@ -70,7 +73,8 @@ class LocalFunctions:
         try:
             requirements = find_requirements(function.entry)
         except DependencyInstallError as error:
-            return LocalFunction(replace(local, unavailable=f"{config.name}: {error}"), runner, function)
+            reason = f"{config.name} cannot run here: {error}"
+            return LocalFunction(replace(local, unavailable=reason), runner, function, problem=reason)
         if requirements is None:
             return LocalFunction(local, runner, function)
         target = runner.install_target
@@ -87,9 +91,9 @@ class LocalFunctions:
                         f"into {installed.layer.parent}"
                     )
         except LocalInstallError as error:
-            self.progress(f"{config.name}: {error}")
-            reason = f"{config.name} cannot run here: {error}".split("\n  pip said:")[0]
-            return LocalFunction(replace(local, unavailable=reason), runner, function)
+            reason = f"{config.name} cannot run here: {error}"
+            short = reason.split("\n  pip said:")[0]
+            return LocalFunction(replace(local, unavailable=short), runner, function, problem=reason)
         return LocalFunction(replace(local, dependencies=installed.layer), runner, function)
 
     def provided(self) -> Path:

@@ -166,14 +166,15 @@ class Reloader:
         """Serve `new` in place of `old` if it starts; otherwise say why, and keep `old` if it is good."""
         name = new.config.name
         if new.config.unavailable is not None:
+            problem = new.problem or new.config.unavailable
             if self._good.get(name):
-                self.report(
-                    f"{name}: {why}, but {_first_line(new.config.unavailable)}; the last good version keeps serving"
-                )
+                self.report(f"{name}: {why}, but {problem}\n  The last good version keeps serving.")
                 return
             await self.emulator.replace_function(new.config)
             self.current[name] = new
-            self.report(f"{name}: {why}; still unavailable: {_first_line(new.config.unavailable)}")
+            self.report(
+                f"{name}: {why}, and {problem}\n  It answers every request with an error that says so."
+            )
             return
         if new.config.reserved_concurrency == 0:  # throttled: nothing would start it
             await self.emulator.replace_function(new.config)
@@ -243,7 +244,9 @@ def _quiet(sandbox_name: str) -> Iterator[None]:
 
     def keep(record: logging.LogRecord) -> bool:
         first = record.args[0] if isinstance(record.args, tuple) and record.args else None
-        return not (isinstance(first, str) and first.startswith(sandbox_name))
+        return not (
+            isinstance(first, str) and (first == sandbox_name or first.startswith(f"{sandbox_name} "))
+        )
 
     log.addFilter(keep)
     try:
