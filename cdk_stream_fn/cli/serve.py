@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any, TextIO
 
+    from cdk_stream_fn.emulator.app.assembly import AppFunction
     from cdk_stream_fn.emulator.app.local_functions import LocalFunction, LocalFunctions
     from cdk_stream_fn.emulator.app.runners import Runner
     from cdk_stream_fn.emulator.app.service import Emulator
@@ -46,7 +47,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import tempfile
 
     from cdk_stream_fn.emulator.app.local_functions import LocalFunctions
-    from cdk_stream_fn.emulator.app.runners import AUTO, RunnerError, RunnerResolver
+    from cdk_stream_fn.emulator.app.runners import AUTO, PER_FUNCTION, RunnerError, RunnerResolver
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -74,7 +75,7 @@ def run_serve(args: argparse.Namespace) -> int:
         problems = [problem for function in functions for problem in function.config.problems()]
         if problems:
             raise CliError("cannot serve:\n  " + "\n  ".join(problems))
-        for line in where_they_run(functions, fixed_platform=args.platform not in (None, AUTO, "lambda")):
+        for line in where_they_run(functions, fixed_platform=args.platform not in (None, AUTO, PER_FUNCTION)):
             say(line)
         return asyncio.run(_serve(functions, args, source=source, local=local))
 
@@ -129,7 +130,7 @@ def _source(
     return Customized(CdkApp(app_dir, scratch, region=region, warn=warn, progress=say), customize)
 
 
-def _load(source: AppSource) -> list[Any]:
+def _load(source: AppSource) -> list[AppFunction]:
     """The functions of the source, or the error that stops `serve` from starting."""
     from cdk_stream_fn.emulator.app.assembly import AssemblyError
     from cdk_stream_fn.emulator.app.sources import OneFunction
