@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The example CDK app: a clock that ticks as server-sent events, and a Starlette app that streams them.
+"""The example CDK app: a clock that ticks as server-sent events, a Starlette app that streams them, and
+a FastAPI chat whose pydantic models need a compiled dependency (pydantic-core).
 
 `cdk synth` (or `python app.py`) synthesizes it without AWS credentials: the stack is
 environment-agnostic. `cdk-stream-fn serve` runs it locally; `cdk deploy` ships it.
@@ -39,6 +40,14 @@ class ExampleStack(cdk.Stack):
             handler="app.handler",
             timeout=cdk.Duration.minutes(2),
             description="A Starlette app streaming server-sent events in process (cdk-stream-fn example)",
+        )
+        self.chat = StreamingFunction(
+            self,
+            "Chat",
+            entry=str(FUNCTIONS / "chat"),
+            handler="main.handler",
+            timeout=cdk.Duration.minutes(2),
+            description="A FastAPI chat streaming tokens as server-sent events (cdk-stream-fn example)",
         )
 
 

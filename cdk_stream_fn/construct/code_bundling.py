@@ -16,22 +16,11 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
+from ..contract import CODE_EXCLUDED_PATTERNS
 from ..dependencies import LambdaPlatform, Requirements, find_requirements, install_dependencies
 from .runtime_layer import local_bundling
 
-EXCLUDED_PATTERNS: tuple[str, ...] = (
-    "__pycache__",
-    "*.pyc",
-    ".venv",
-    "venv",
-    "cdk.out",
-    ".git",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    "node_modules",
-    ".DS_Store",
-)
+EXCLUDED_PATTERNS: tuple[str, ...] = CODE_EXCLUDED_PATTERNS
 """Left out of the code asset: byte code, virtual environments, cloud assemblies, tool caches."""
 
 _PYTHON_VERSION_KEY = "STREAM_FN_TARGET_PYTHON_VERSION"

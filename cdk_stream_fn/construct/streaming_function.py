@@ -46,6 +46,15 @@ DEFAULT_MANAGED_INSTANCES_MEMORY_MIB = managed_instances.MIN_MEMORY_MIB
 DEFAULT_TIMEOUT_MINUTES = 5
 
 
+def _relative_to(path: Path, start: Path) -> str:
+    """`path` relative to `start`, with forward slashes; absolute where no relative path leads there
+    (another drive on Windows)."""
+    try:
+        return Path(os.path.relpath(path, start.resolve())).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 class BundlingError(RuntimeError):
     """The function's code asset could not be built (e.g. a dependency has no wheel for Lambda)."""
 
@@ -302,7 +311,7 @@ class StreamingFunction(Construct):
                 max_concurrency=capacity_provider_max_concurrency,
                 memory_gib_per_vcpu=capacity_provider_memory_gib_per_vcpu,
             )
-        self._add_serve_metadata()
+        self._add_serve_metadata(entry_directory)
         self._alias = publish_alias(self, self._function) if snap_start else None
         #: What the front doors invoke: the alias with SnapStart (its published version), else the function.
         self._invoked: lambda_.IFunction = self._alias if self._alias is not None else self._function
@@ -419,16 +428,22 @@ class StreamingFunction(Construct):
                 f"StreamingFunction {self.node.path!r} could not bundle {bundler.entry}: {bundler.error}"
             ) from bundler.error
 
-    def _add_serve_metadata(self) -> None:
+    def _add_serve_metadata(self, entry: Path) -> None:
+        """What `cdk-stream-fn serve` reads (docs/architecture.md, "Cloud assembly"): the code asset, the
+        construct, and the entry directory, relative to the assembly directory like the asset path, so
+        the template names no path of this machine (`cdk.out` beside the app gives `../functions/x`)."""
         code_asset = self._function.node.find_child("Code")
         resource = self._function.node.default_child
         assert isinstance(resource, lambda_.CfnFunction)
+        stage = cdk.Stage.of(self)
+        assert stage is not None, "a StreamingFunction is always in an App or a Stage"
         resource.add_metadata(
             METADATA_KEY,
             {
                 "version": METADATA_VERSION,
                 "codeAssetPath": code_asset.asset_path,  # type: ignore[attr-defined]
                 "constructPath": self.node.path,
+                "entry": _relative_to(entry, Path(stage.outdir)),
             },
         )
 

@@ -137,13 +137,30 @@ def exit_error(request_id: str, returncode: int | None) -> FunctionError:
     ("exit status 1", "signal: killed"), or "Runtime exited without providing a reason" for exit status
     0, with type `fatalerror.RuntimeExit`. Lambda's Invoke response prefixes "RequestId: <id> Error: ".
     """
-    if returncode == 0:
-        detail = "Runtime exited without providing a reason"
-    elif returncode is not None and returncode < 0:
-        detail = f"Runtime exited with error: signal: {_signal_name(-returncode)}"
-    else:
-        detail = f"Runtime exited with error: exit status {returncode}"
+    detail = _exit_detail(returncode)
     return FunctionError.from_platform("Runtime.ExitError", f"RequestId: {request_id} Error: {detail}")
+
+
+def init_exit_error(returncode: int | None) -> FunctionError:
+    """The runtime process exited during its init, with no invocation waiting: `Runtime.ExitError` with
+    RAPID's wording (see `exit_error`) and no request id (`serve` reports it for a reloaded function)."""
+    return FunctionError.from_platform("Runtime.ExitError", _exit_detail(returncode))
+
+
+def init_timed_out(seconds: float) -> FunctionError:
+    """The runtime did not finish its init within the init phase's limit, with no invocation waiting
+    (`Sandbox.Timedout`, as `timed_out`; the message is the emulator's)."""
+    return FunctionError.from_platform(
+        "Sandbox.Timedout", f"the runtime did not finish its init within {seconds:g} seconds"
+    )
+
+
+def _exit_detail(returncode: int | None) -> str:
+    if returncode == 0:
+        return "Runtime exited without providing a reason"
+    if returncode is not None and returncode < 0:
+        return f"Runtime exited with error: signal: {_signal_name(-returncode)}"
+    return f"Runtime exited with error: exit status {returncode}"
 
 
 def out_of_memory(request_id: str) -> FunctionError:
@@ -205,6 +222,17 @@ def invalid_entrypoint(detail: str) -> FunctionError:
     """The runtime command could not be started: `Runtime.InvalidEntrypoint` (RAPID's
     `fatalerror.InvalidEntrypoint`, for a bootstrap that cannot be executed)."""
     return FunctionError.from_platform("Runtime.InvalidEntrypoint", detail)
+
+
+LOCAL_UNAVAILABLE = "Local.FunctionUnavailable"
+"""Not an error Lambda has: the emulator's own, for a function that cannot run on this machine."""
+
+
+def unavailable_locally(detail: str) -> FunctionError:
+    """The function cannot run on this machine (`FunctionConfig.unavailable`: a dependency that cannot be
+    installed for the interpreter that runs it here). Lambda has no such error: the type says it is the
+    emulator's, the message what went wrong and what to do."""
+    return FunctionError.from_platform(LOCAL_UNAVAILABLE, detail)
 
 
 def shutting_down() -> FunctionError:

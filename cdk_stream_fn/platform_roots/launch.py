@@ -85,11 +85,18 @@ class PlatformRoot:
         code_dir: Path,
         function_environment: Mapping[str, str],
         command: Sequence[str] | None = None,
+        dependencies: Path | None = None,
+        provided: Path | None = None,
     ) -> InRootCommand:
         """Start `command` (default: Lambda's `/var/runtime/bootstrap`) in the root for one function.
 
         `environment` is what the emulator gives any runtime; `function_environment` the function's own
         variables, whose `AWS_LAMBDA_EXEC_WRAPPER` (default `/opt/stream-fn`) the bootstrap honours.
+        `dependencies`, a directory laid out as a layer's `python/`, has its `lib/pythonX.Y/site-packages`
+        mounted read-only where a layer's are, `/opt/python/lib/pythonX.Y/site-packages`, which Lambda's
+        bootstrap puts on `sys.path` after `/var/task`. `provided`, a directory of links to packages that
+        Lambda's runtime carries (boto3, snapshot_restore_py), has each one mounted in `/opt/python`
+        (a root has none of them; the layer's own `stream_fn` stays).
         """
         code_dir = code_dir.resolve()
         inside = {
@@ -101,13 +108,44 @@ class PlatformRoot:
         inside["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{self.platform.runtime}"
         inside[EXEC_WRAPPER_VARIABLE] = function_environment.get(EXEC_WRAPPER_VARIABLE, DEFAULT_EXEC_WRAPPER)
         inside.update(emulation_environment(self.platform))
+        binds = [(self.layer, layout.LAYER_ROOT), (code_dir, layout.TASK_ROOT)]
+        if dependencies is not None:
+            site_packages = f"python/lib/python{self.platform.python_version}/site-packages"
+            # The mount point, made in the staged layer on this side: the root and /opt are read-only.
+            (self.layer / site_packages).mkdir(parents=True, exist_ok=True)
+            binds.append(
+                (dependencies / site_packages.removeprefix("python/"), f"{layout.LAYER_ROOT}/{site_packages}")
+            )
+        if provided is not None:
+            binds += self._provided_binds(provided)
         argv = sandbox_command(
             self.rootfs,
             [*(command or [layout.BOOTSTRAP])],
-            read_only_binds=[(self.layer, layout.LAYER_ROOT), (code_dir, layout.TASK_ROOT)],
+            read_only_binds=binds,
             cwd=layout.TASK_ROOT,
         )
         return InRootCommand(argv, inside, code_dir)
+
+    def _provided_binds(self, provided: Path) -> list[tuple[Path, str]]:
+        """Each package linked from `provided`, mounted at `/opt/python/<name>` (its mount point made in
+        the staged layer on this side)."""
+        binds = []
+        for link in sorted(provided.iterdir()):
+            mount_point = self.layer / "python" / link.name
+            if link.name == "stream_fn" or (mount_point.exists() and not _is_empty(mount_point)):
+                continue
+            target = link.resolve()
+            if target.is_dir():
+                mount_point.mkdir(exist_ok=True)
+            else:
+                mount_point.touch(exist_ok=True)
+            binds.append((target, f"{layout.LAYER_ROOT}/python/{link.name}"))
+        return binds
+
+
+def _is_empty(path: Path) -> bool:
+    """An empty directory or file: a mount point made before."""
+    return not any(path.iterdir()) if path.is_dir() else path.stat().st_size == 0
 
 
 def emulation_environment(platform: Platform) -> dict[str, str]:

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -87,7 +86,11 @@ def test_the_runtime_command_can_be_another_runtime_client() -> None:
 @pytest.mark.slow
 def test_serve_on_the_example_app_answers_a_real_request() -> None:
     with ServeProcess(cwd=REPO, timeout=110) as serve:
-        assert sorted(serve.urls) == ["CdkStreamFnExample-Clock", "CdkStreamFnExample-Events"]
+        assert sorted(serve.urls) == [
+            "CdkStreamFnExample-Chat",
+            "CdkStreamFnExample-Clock",
+            "CdkStreamFnExample-Events",
+        ]
         clock = urlsplit(serve.urls["CdkStreamFnExample-Clock"])
         connection = http.client.HTTPConnection(clock.hostname, clock.port, timeout=30)
         connection.request("GET", "/?ticks=2")
@@ -96,6 +99,8 @@ def test_serve_on_the_example_app_answers_a_real_request() -> None:
         rest = response.read()
         connection.close()
         web_app = httpx.get(serve.urls["CdkStreamFnExample-Events"] + "events?steps=2", timeout=30)
+        conversation = {"messages": [{"role": "user", "content": "Hi"}], "tokens_per_second": 200}
+        chat = httpx.post(serve.urls["CdkStreamFnExample-Chat"], json=conversation, timeout=60)
 
     assert response.status == 200
     assert response.getheader("content-type") == "text/event-stream"
@@ -107,6 +112,9 @@ def test_serve_on_the_example_app_answers_a_real_request() -> None:
     assert web_app.headers["content-type"].startswith("text/event-stream")
     assert web_app.text.count("event: step") == 2
     assert web_app.text.endswith("event: done\ndata: {}\n\n")
+    assert chat.status_code == 200, chat.text  # FastAPI and pydantic-core, installed for this machine
+    assert chat.text.startswith('id: 0\nevent: token\ndata: {"index":0,"token":"You"}\n\n')
+    assert chat.text.endswith('event: done\ndata: {"tokens":16}\n\n')
 
 
 def test_serve_outside_a_cdk_app_without_a_handler_explains_what_to_do(tmp_path: Path) -> None:
@@ -165,13 +173,6 @@ def test_env_values_must_be_key_value() -> None:
     assert "--env takes KEY=VALUE, got 'NOVALUE'" in result.stderr
 
 
-@pytest.fixture(scope="module")
-def example_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from cdk_stream_fn.emulator.app.synth import synthesize
-
-    yield synthesize(REPO, tmp_path_factory.mktemp("example") / "cdk.out")
-
-
 @pytest.mark.slow
 def test_serve_reads_an_existing_assembly_and_passes_env(example_assembly: Path) -> None:
     with ServeProcess("--assembly", str(example_assembly), "--env", "EXTRA=1", "--timeout", "5") as serve:
@@ -193,7 +194,11 @@ def test_the_example_assembly_reads_as_the_construct_wrote_it(example_assembly: 
     functions = {
         function.name: function for function in read_assembly(example_assembly, region="eu-central-1")
     }
-    assert sorted(functions) == ["CdkStreamFnExample-Clock", "CdkStreamFnExample-Events"]
+    assert sorted(functions) == [
+        "CdkStreamFnExample-Chat",
+        "CdkStreamFnExample-Clock",
+        "CdkStreamFnExample-Events",
+    ]
     clock = functions["CdkStreamFnExample-Clock"]
 
     assert clock.name == "CdkStreamFnExample-Clock"
@@ -227,3 +232,34 @@ def test_stopping_mid_stream_ends_the_client_and_the_runtime() -> None:
     assert first == b"first\n"
     assert code == 0
     assert wait_dead(runtimes) == []
+
+
+def test_a_python_this_machine_lacks_is_stood_in_for_and_the_table_says_so(tmp_path: Path) -> None:
+    """A runtime whose Python cannot be found here (none is python3.99) runs on this Python, said once."""
+    from emulator.test_assembly import function_resource, write_assembly
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "index.py").write_text(
+        "import sys\nfrom stream_fn import streamify_response\n\n\n@streamify_response\n"
+        "def handler(event, response_stream, context):\n    response_stream.write(sys.version.split()[0])\n"
+    )
+    function = function_resource(Runtime="python3.99")
+    function["Metadata"]["cdk-stream-fn"].update(version=2, entry="../code")
+    url = {
+        "Type": "AWS::Lambda::Url",
+        "Properties": {"AuthType": "NONE", "TargetFunctionArn": {"Fn::GetAtt": ["F", "Arn"]}},
+    }
+    assembly = write_assembly(tmp_path / "cdk.out", {"F": function, "FUrl": url})
+
+    with ServeProcess("--assembly", str(assembly)) as serve:
+        response = httpx.get(serve.urls["Stack-Api"], timeout=30)
+        table = "\n".join(serve.stdout_lines)
+        log = serve.stderr()
+
+    here = ".".join(map(str, sys.version_info[:3]))
+    assert response.text == here
+    assert f"Python {here} stands in for python3.99 (Stack-Api): this machine has no python3.99" in log
+    (row,) = [line for line in table.splitlines() if line.startswith("  Stack-Api")]
+    assert row.endswith(f"{here} for python3.99")
+    assert "Watching for edits: a function's code takes effect at its next invocation (--no-watch" in table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import aws_cdk as cdk
@@ -25,14 +25,23 @@ LINT_REGIONS = ["us-east-1", "eu-west-1"]
 """Regions where every resource type the construct uses exists (newer regions lack some, e.g. Lambda URLs)."""
 
 
+ENTRY_TOKEN = "<path to the entry>"
+"""Stands for the path from the assembly directory to a function's entry (`cdk-stream-fn` metadata)."""
+
+
 def normalize_template(template: Any) -> Any:
     """The template with every asset hash (64 hex digits), and the function hash of a published
-    version's logical id, in keys and values, replaced by a token.
+    version's logical id, in keys and values, replaced by a token; so is the path from the assembly
+    directory to each entry in the `cdk-stream-fn` metadata (its last part, the entry's name, stays).
 
     Asset hashes depend on file bytes (the runtime's, the function's) and so differ between
-    checkouts and Python versions, and so does a hash over them; everything else a snapshot shows is stable.
+    checkouts and Python versions, and so does a hash over them; the assembly of a test lives in a
+    temporary directory, so the way from it to a fixture differs between runs; everything else a
+    snapshot shows is stable.
     """
     if isinstance(template, dict):
+        if isinstance(template.get("entry"), str) and "constructPath" in template:
+            template = {**template, "entry": f"{ENTRY_TOKEN}/{PurePosixPath(template['entry']).name}"}
         return {_normalize_string(key): normalize_template(value) for key, value in template.items()}
     if isinstance(template, list):
         return [normalize_template(value) for value in template]

@@ -7,7 +7,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from .conftest import SCENARIOS, Scenarios
-from .support import ASSET_HASH_TOKEN, FUNCTION_HASH_TOKEN, normalize_template
+from .support import ASSET_HASH_TOKEN, ENTRY_TOKEN, FUNCTION_HASH_TOKEN, normalize_template
 
 HASH_A = "a" * 64
 HASH_B = "0123456789abcdef" * 4
@@ -64,3 +64,11 @@ def test_normalize_replaces_the_function_hash_of_a_published_version() -> None:
     assert normalize_template(template) == {
         normalized_id: {"FunctionVersion": {"Fn::GetAtt": [normalized_id, "Version"]}}
     }
+
+
+def test_normalize_keeps_only_the_name_of_the_entry_in_the_serve_metadata() -> None:
+    metadata = {"constructPath": "S/F", "entry": "../../../../home/me/app/functions/chat"}
+    assert normalize_template({"cdk-stream-fn": metadata}) == {
+        "cdk-stream-fn": {"constructPath": "S/F", "entry": f"{ENTRY_TOKEN}/chat"}
+    }
+    assert normalize_template({"entry": "../functions/chat"}) == {"entry": "../functions/chat"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_stream_fn.emulator.app.assembly import AssemblyError, read_assembly
+from cdk_stream_fn.emulator.app.assembly import AssemblyError, read_app_functions, read_assembly
 
 
 def function_resource(asset: str = "asset.abc", **properties: object) -> dict:
@@ -114,11 +114,56 @@ def test_a_missing_asset_directory_says_to_synthesize_again(tmp_path: Path) -> N
 
 def test_an_unknown_metadata_version_asks_for_an_upgrade(tmp_path: Path) -> None:
     resource = function_resource()
-    resource["Metadata"]["cdk-stream-fn"]["version"] = 2
+    resource["Metadata"]["cdk-stream-fn"]["version"] = 3
     assembly = write_assembly(tmp_path, {"F": resource})
 
-    with pytest.raises(AssemblyError, match="metadata version 2 is not supported .* upgrade cdk-stream-fn"):
+    with pytest.raises(AssemblyError, match="metadata version 3 is not supported .* upgrade cdk-stream-fn"):
         read_assembly(assembly)
+
+
+def test_version_2_names_the_entry_relative_to_the_assembly_and_the_architecture_is_read(
+    tmp_path: Path,
+) -> None:
+    entry = tmp_path / "functions" / "chat"
+    entry.mkdir(parents=True)
+    resource = function_resource(Architectures=["arm64"])
+    resource["Metadata"]["cdk-stream-fn"].update(version=2, entry="../functions/chat")
+    nested = function_resource()
+    nested["Metadata"]["cdk-stream-fn"].update(version=2, entry="../../functions/chat")
+    assembly = write_assembly(tmp_path / "cdk.out", {"F": resource}, nested={"Dev": {"G": nested}})
+
+    functions = read_app_functions(assembly)
+
+    assert [(f.entry, f.architecture) for f in functions] == [(entry, "arm64"), (entry, "x86_64")]
+    assert [f.config.code_dir for f in functions] == [
+        assembly / "asset.abc",
+        assembly / "assembly-Dev" / "asset.abc",
+    ]
+
+
+def test_version_1_and_a_moved_entry_are_served_from_the_asset(tmp_path: Path) -> None:
+    moved = function_resource()
+    moved["Metadata"]["cdk-stream-fn"].update(version=2, entry="../functions/gone")
+    warnings: list[str] = []
+    assembly = write_assembly(tmp_path / "cdk.out", {"Old": function_resource(), "Moved": moved})
+
+    functions = read_app_functions(assembly, warn=warnings.append)
+
+    assert [f.entry for f in functions] == [None, None]
+    assert len(warnings) == 1
+    assert "Stack/Api: its entry" in warnings[0] and "gone is not there" in warnings[0]
+    assert "serving its code asset as synthesized" in warnings[0]
+
+
+def test_an_architecture_known_only_at_deploy_time_is_named(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    resource = function_resource(Architectures=[{"Ref": "Arch"}])
+    assembly = write_assembly(tmp_path, {"F": resource})
+
+    (function,) = read_app_functions(assembly, warn=warnings.append)
+
+    assert function.architecture == "x86_64"
+    assert warnings == ['Stack/Api: Architectures is [{"Ref": "Arch"}], not known here; taking x86_64']
 
 
 def test_a_directory_without_a_manifest_is_not_an_assembly(tmp_path: Path) -> None:

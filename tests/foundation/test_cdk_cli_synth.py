@@ -51,15 +51,16 @@ def test_cloud_assembly_has_the_stack_and_its_assets(cli_synth: tuple[Path, str]
     resources = template["Resources"].values()
     urls = [r["Properties"] for r in resources if r["Type"] == "AWS::Lambda::Url"]
     functions = {r["Properties"]["Handler"]: r for r in resources if r["Type"] == "AWS::Lambda::Function"}
-    assert [(url["InvokeMode"], url["AuthType"]) for url in urls] == [("RESPONSE_STREAM", "AWS_IAM")] * 2
-    assert sorted(functions) == ["app.handler", "index.handler"]  # the clock and the Starlette app
-    assert [r["Type"] for r in resources].count("AWS::Lambda::LayerVersion") == 1  # shared by both
+    assert [(url["InvokeMode"], url["AuthType"]) for url in urls] == [("RESPONSE_STREAM", "AWS_IAM")] * 3
+    # the clock, the Starlette app and the FastAPI chat
+    assert sorted(functions) == ["app.handler", "index.handler", "main.handler"]
+    assert [r["Type"] for r in resources].count("AWS::Lambda::LayerVersion") == 1  # shared by all
 
     assets = json.loads((outdir / f"{STACK}.assets.json").read_text())["files"]
     staged = {
         asset["source"]["path"] for asset in assets.values() if asset["source"].get("packaging") == "zip"
     }
-    assert len(staged) == 3  # the runtime layer and each function's code
+    assert len(staged) == 4  # the runtime layer and each function's code
     for path in staged:
         assert (outdir / path).is_dir()
     clock = outdir / functions["index.handler"]["Metadata"]["cdk-stream-fn"]["codeAssetPath"]
@@ -67,6 +68,13 @@ def test_cloud_assembly_has_the_stack_and_its_assets(cli_synth: tuple[Path, str]
     web_app = outdir / functions["app.handler"]["Metadata"]["cdk-stream-fn"]["codeAssetPath"]
     assert "asgi_handler" in (web_app / "app.py").read_text()
     assert (web_app / "starlette" / "__init__.py").is_file()  # requirements.txt installed, without Docker
+    chat = outdir / functions["main.handler"]["Metadata"]["cdk-stream-fn"]["codeAssetPath"]
+    compiled = [path.name for path in (chat / "pydantic_core").glob("_pydantic_core.*.so")]
+    assert len(compiled) == 1 and "cpython-314-aarch64" in compiled[0], (
+        compiled
+    )  # for Lambda, not this machine
+    entry = functions["main.handler"]["Metadata"]["cdk-stream-fn"]["entry"]
+    assert (outdir / entry).resolve() == REPO_ROOT / "functions" / "chat"
     (layer,) = [outdir / path for path in staged if (outdir / path / "stream-fn").exists()]
     assert stat.S_IMODE((layer / "stream-fn").stat().st_mode) == 0o755
 

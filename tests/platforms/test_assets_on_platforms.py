@@ -26,7 +26,6 @@ from .streams import event_data, read_blocks
 
 pytestmark = pytest.mark.timeout(300)
 
-REPO = Path(__file__).resolve().parents[2]
 FASTAPI_APP = Path(__file__).parent / "fastapi_app"
 #: The FastAPI app's construct ids, by the platform each was synthesized for.
 FASTAPI_FUNCTIONS = {
@@ -43,9 +42,9 @@ WHEEL_TAGS = {
 
 
 @pytest.fixture(scope="module")
-def example_functions(tmp_path_factory: pytest.TempPathFactory) -> list[FunctionConfig]:
-    """The example app's functions, synthesized as `cdk synth` runs app.py."""
-    return read_assembly(synthesize(REPO, tmp_path_factory.mktemp("example") / "cdk.out"))
+def example_functions(example_assembly: Path) -> list[FunctionConfig]:
+    """The example app's functions, synthesized as `cdk synth` runs app.py (once per session)."""
+    return read_assembly(example_assembly)
 
 
 @pytest.fixture(scope="module")

@@ -52,6 +52,29 @@ def test_serve_platform_runs_a_function_in_lambdas_interpreter_and_architecture(
     assert "preparing the python3.14/arm64 platform root" in log
 
 
+def test_serve_platform_lambda_runs_each_function_in_its_own_runtime_and_architecture(tmp_path: Path) -> None:
+    from emulator.test_assembly import function_resource, write_assembly
+
+    built_root(RootSpec(parse_platform("python3.13/x86_64")))
+    url = {
+        "Type": "AWS::Lambda::Url",
+        "Properties": {"AuthType": "NONE", "TargetFunctionArn": {"Fn::GetAtt": ["F", "Arn"]}},
+    }
+    function = function_resource(Runtime="python3.13", Architectures=["x86_64"], Handler="styles.node_style")
+    assembly_dir = tmp_path / "cdk.out"
+    entry = os.path.relpath(REPO / "tests" / "platforms" / "functions", assembly_dir)
+    function["Metadata"]["cdk-stream-fn"].update(version=2, entry=entry)
+    assembly = write_assembly(assembly_dir, {"F": function, "FUrl": url})
+
+    with ServeProcess("--platform", "lambda", "--assembly", str(assembly), timeout=120) as served:
+        response = httpx.get(served.urls["Stack-Api"], timeout=120)
+        table = "\n".join(served.stdout_lines)
+
+    assert response.status_code == 200
+    assert response.text.splitlines()[0].split()[1:] == ["x86_64", "/var/task", "AWS_Lambda_python3.13"]
+    assert "3.13 root" in table
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -1,13 +1,13 @@
 """Reading a CDK cloud assembly: every function `StreamingFunction` made, ready to serve.
 
 The contract (docs/architecture.md): each such `AWS::Lambda::Function` carries resource metadata
-`"cdk-stream-fn": {"version": 1, "codeAssetPath": ..., "constructPath": ...}`, the asset path being
-relative to the assembly directory. Everything else comes from the template's properties: Handler,
-Environment, Timeout, MemorySize, Runtime, LoggingConfig, FunctionName, SnapStart, the
-`CapacityProviderConfig` of Lambda Managed Instances (its per-environment concurrency), and the
-`AWS::Lambda::Url` that targets the function (or an `AWS::Lambda::Alias` of it, as with SnapStart,
-since a URL cannot target a version). Nested assemblies (stages) are read too. A value only known at deploy
-time (a token such as `{"Ref": ...}`) is left out with a warning naming it.
+`"cdk-stream-fn": {"version": 2, "codeAssetPath": ..., "constructPath": ..., "entry": ...}`, the paths
+being relative to the assembly directory (version 1 had no `entry`). Everything else comes from the
+template's properties: Handler, Environment, Timeout, MemorySize, Runtime, Architectures, LoggingConfig,
+FunctionName, SnapStart, the `CapacityProviderConfig` of Lambda Managed Instances (its per-environment
+concurrency), and the `AWS::Lambda::Url` that targets the function (or an `AWS::Lambda::Alias`
+of it, as with SnapStart, since a URL cannot target a version). Nested assemblies (stages) are read too.
+A value only known at deploy time (a token such as `{"Ref": ...}`) is left out with a warning naming it.
 """
 
 from __future__ import annotations
@@ -18,20 +18,33 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cdk_stream_fn.contract import METADATA_KEY, METADATA_VERSION
+from cdk_stream_fn.contract import METADATA_KEY, READABLE_METADATA_VERSIONS
 from cdk_stream_fn.emulator import limits
 from cdk_stream_fn.emulator.sandboxes.config import CorsSettings, FunctionConfig
 
-SUPPORTED_METADATA_VERSIONS = frozenset({METADATA_VERSION})
 #: Lambda Managed Instances' defaults for a Python function (see `_per_environment_concurrency`).
 PYTHON_CONCURRENCY_PER_VCPU = 16
 DEFAULT_MEMORY_GIB_PER_VCPU = 2.0
+#: Lambda's architectures; a function without `Architectures` runs on x86_64 (CloudFormation's default).
+ARCHITECTURES = ("x86_64", "arm64")
+DEFAULT_ARCHITECTURE = "x86_64"
 
 Warn = Callable[[str], None]
 
 
 class AssemblyError(Exception):
     """The directory is not a usable cloud assembly, or a function in it cannot be served."""
+
+
+@dataclass(frozen=True)
+class AppFunction:
+    """One function of the app: its configuration as synthesized (`code_dir` is its code asset), the
+    entry directory its code comes from (None: metadata version 1, or an entry no longer where the
+    assembly says), and the architecture it is deployed on."""
+
+    config: FunctionConfig
+    entry: Path | None = None
+    architecture: str = DEFAULT_ARCHITECTURE
 
 
 @dataclass(frozen=True)
@@ -44,13 +57,21 @@ class _Stack:
 def read_assembly(
     directory: Path, *, region: str = "us-east-1", warn: Warn = lambda _: None
 ) -> list[FunctionConfig]:
-    """The functions to serve from the cloud assembly in `directory` (a `cdk.out`)."""
+    """The functions to serve from the cloud assembly in `directory` (a `cdk.out`), from their assets."""
+    return [function.config for function in read_app_functions(directory, region=region, warn=warn)]
+
+
+def read_app_functions(
+    directory: Path, *, region: str = "us-east-1", warn: Warn = lambda _: None
+) -> list[AppFunction]:
+    """Every StreamingFunction in the cloud assembly in `directory`, with where its code comes from."""
     functions = [
         function
         for stack in _stacks(directory)
         for function in _functions_of(stack, region=region, warn=warn)
     ]
-    return _with_short_aliases(functions)
+    configs = _with_short_aliases([function.config for function in functions])
+    return [replace(function, config=config) for function, config in zip(functions, configs)]
 
 
 def _stacks(directory: Path) -> Iterator[_Stack]:
@@ -74,7 +95,7 @@ def _stacks(directory: Path) -> Iterator[_Stack]:
             yield from _stacks(directory / properties["directoryName"])
 
 
-def _functions_of(stack: _Stack, *, region: str, warn: Warn) -> Iterator[FunctionConfig]:
+def _functions_of(stack: _Stack, *, region: str, warn: Warn) -> Iterator[AppFunction]:
     resources: dict[str, Any] = stack.template.get("Resources") or {}
     urls = _urls_by_target(resources)
     for logical_id, resource in resources.items():
@@ -83,10 +104,10 @@ def _functions_of(stack: _Stack, *, region: str, warn: Warn) -> Iterator[Functio
             continue
         label = metadata.get("constructPath") or f"{stack.name}/{logical_id}"
         version = metadata.get("version")
-        if version not in SUPPORTED_METADATA_VERSIONS:
+        if version not in READABLE_METADATA_VERSIONS:
             raise AssemblyError(
                 f"{label}: cdk-stream-fn metadata version {version!r} is not supported by this emulator "
-                f"(supported: {sorted(SUPPORTED_METADATA_VERSIONS)}); upgrade cdk-stream-fn"
+                f"(supported: {sorted(READABLE_METADATA_VERSIONS)}); upgrade cdk-stream-fn"
             )
         properties = resource.get("Properties") or {}
         code_dir = stack.assembly_dir / str(metadata.get("codeAssetPath", ""))
@@ -101,7 +122,7 @@ def _functions_of(stack: _Stack, *, region: str, warn: Warn) -> Iterator[Functio
         logging_config = properties.get("LoggingConfig") or {}
         name = _name(properties.get("FunctionName"), label)
         memory_mb = int(_number(properties, "MemorySize", limits.DEFAULT_MEMORY_MB, label, warn))
-        yield FunctionConfig(
+        config = FunctionConfig(
             name=name,
             handler=handler,
             code_dir=code_dir,
@@ -124,6 +145,37 @@ def _functions_of(stack: _Stack, *, region: str, warn: Warn) -> Iterator[Functio
                 dict.fromkeys(a for a in (logical_id, f"{stack.name}-{logical_id}", label) if a != name)
             ),
         )
+        yield AppFunction(
+            config,
+            entry=_entry(metadata, stack.assembly_dir, label, warn),
+            architecture=_architecture(properties, label, warn),
+        )
+
+
+def _entry(metadata: dict[str, Any], assembly_dir: Path, label: str, warn: Warn) -> Path | None:
+    """The function's source directory (metadata version 2), if it is still where the assembly says."""
+    entry = metadata.get("entry")
+    if not isinstance(entry, str) or not entry:
+        return None
+    directory = (assembly_dir / entry).resolve()
+    if not directory.is_dir():
+        warn(
+            f"{label}: its entry {directory} is not there (was the assembly moved?); serving its code asset "
+            "as synthesized, where edits take effect only after a new synthesis"
+        )
+        return None
+    return directory
+
+
+def _architecture(properties: dict[str, Any], label: str, warn: Warn) -> str:
+    """`Architectures` (one of x86_64, arm64); CloudFormation's default, x86_64, without it."""
+    architectures = properties.get("Architectures")
+    if architectures is None:
+        return DEFAULT_ARCHITECTURE
+    if isinstance(architectures, list) and len(architectures) == 1 and architectures[0] in ARCHITECTURES:
+        return str(architectures[0])
+    warn(f"{label}: Architectures is {json.dumps(architectures)}, not known here; taking x86_64")
+    return DEFAULT_ARCHITECTURE
 
 
 def _urls_by_target(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -28,6 +28,8 @@ Failure answers, and what each is based on:
 - a request whose event would pass 6 MB: 413 (Lambda's synchronous payload limit);
 - the function fails before its response starts (error, crash, timeout, init error): 502
   `{"Message": "Internal Server Error"}`, the answer of function URLs and API Gateway to a function error;
+- a function that cannot run on this machine (`serve` could not install a dependency of it): 502 with a
+  `Detail` that says so, which Lambda cannot have;
 - a malformed prelude: 502 as well, with the exact problem in the log (an interim 1xx status, or a
   header no HTTP head can carry, included: the whole head is checked before any of it is sent);
 - an error after the body started (error trailers, timeout, the 200 MB cap): the error is logged and
@@ -47,7 +49,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from cdk_stream_fn.emulator import limits
+from cdk_stream_fn.emulator import limits, platform_errors
 from cdk_stream_fn.emulator.front_doors import cors
 from cdk_stream_fn.emulator.front_doors.iam_auth import SignatureCheck
 from cdk_stream_fn.emulator.front_doors.prelude import Prelude, PreludeDecoder, PreludeError
@@ -63,6 +65,7 @@ from cdk_stream_fn.emulator.http.framing import UnsafeHeaderError, status_has_bo
 from cdk_stream_fn.emulator.http.server import HttpServer
 from cdk_stream_fn.emulator.http.settings import ServerSettings
 from cdk_stream_fn.emulator.http.targets import RequestTarget, TargetForm, parse_target
+from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 from cdk_stream_fn.emulator.sandboxes.invocation import (
     Invocation,
     InvocationFailed,
@@ -120,9 +123,8 @@ class FunctionUrlServer:
         settings: ServerSettings | None = None,
     ) -> None:
         self.pool = pool
-        self.config = pool.config
         self.allowed_hosts = allowed_hosts
-        self.signatures = signatures if self.config.auth_type == "AWS_IAM" else None
+        self._signatures = signatures
         self._hosts = HostCheck("127.0.0.1", 0)
         self._http = HttpServer(
             name=f"{self.config.name} URL", serve=self._serve, settings=settings or ServerSettings()
@@ -132,6 +134,16 @@ class FunctionUrlServer:
         await self._http.start(host, port)
         self._hosts = HostCheck(host, self.port, self.allowed_hosts)
         return self
+
+    @property
+    def config(self) -> FunctionConfig:
+        """The function's configuration now: `serve` may replace it (a new synthesis) while this URL serves."""
+        return self.pool.config
+
+    @property
+    def signatures(self) -> SignatureCheck | None:
+        """The signature check that applies: only an `AWS_IAM` URL checks signatures."""
+        return self._signatures if self.config.auth_type == "AWS_IAM" else None
 
     @property
     def port(self) -> int:
@@ -333,7 +345,10 @@ class FunctionUrlServer:
                 headers += [("set-cookie", cookie) for cookie in prelude.cookies]
         except InvocationFailed as failed:
             log.error("%s: request %s failed: %s", self.config.name, invocation.request_id, failed)
-            await _bad_gateway(conn, invocation, cors_headers)
+            local = (
+                failed.error.message if failed.error.error_type == platform_errors.LOCAL_UNAVAILABLE else None
+            )
+            await _bad_gateway(conn, invocation, cors_headers, detail=local)
             return True, 502
         except PreludeError as error:
             log.error("%s: request %s: %s: 502", self.config.name, invocation.request_id, error)
@@ -453,10 +468,17 @@ def _request_headers(request_id: str) -> list[tuple[str, str]]:
 
 
 async def _bad_gateway(
-    conn: HttpConnection, invocation: Invocation, cors_headers: list[tuple[str, str]] | None = None
+    conn: HttpConnection,
+    invocation: Invocation,
+    cors_headers: list[tuple[str, str]] | None = None,
+    *,
+    detail: str | None = None,
 ) -> None:
+    """Lambda's 502 for a failed function; `detail` adds what the emulator knows and Lambda could not
+    (a function that cannot run on this machine), as the 403 of an unsigned page does."""
     headers = _platform_headers(invocation) + (cors_headers or [])
-    await conn.respond_json(502, {"Message": "Internal Server Error"}, headers=headers)
+    body = {"Message": "Internal Server Error", **({"Detail": detail} if detail else {})}
+    await conn.respond_json(502, body, headers=headers)
 
 
 async def _request_too_large(conn: HttpConnection, cors_headers: list[tuple[str, str]]) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stream_fn.sys_path import LAYER_PYTHON_VARIABLE
+
 from cdk_stream_fn.emulator import limits
 
 TYPE_CHECKING = False
@@ -78,6 +80,10 @@ class FunctionConfig:
     `platform` runs the runtime in a platform root (Lambda's interpreter and architecture, the runtime
     layer on /opt, the code on /var/task) started by the root's `/var/runtime/bootstrap`, or
     `runtime_command` inside the root when both are given.
+
+    `interpreter`, `dependencies` and `runtime_path` describe a runtime on this machine as `serve` prepares
+    it: another Python than the emulator's, the function's own dependencies, and only what Lambda's
+    runtime would give the code (see `runtime_launch`).
     """
 
     name: str
@@ -110,6 +116,19 @@ class FunctionConfig:
     #: type, and its init ends in a snapshot restored for the first invocation (`sandboxes.snap_start`).
     snap_start: bool = False
     platform: PlatformRoot | None = None
+    #: The Python that runs `-m stream_fn` without a `runtime_command` (None: the emulator's own).
+    interpreter: str | None = None
+    #: The function's dependencies, installed for the Python that runs it, laid out as a layer's `python/`
+    #: directory (in `lib/pythonX.Y/site-packages`): after the code on `sys.path`, where Lambda puts a layer's.
+    dependencies: Path | None = None
+    #: A directory with stream_fn and what Lambda's Python runtime provides (boto3, snapshot_restore_py):
+    #: with it, the runtime starts without its interpreter's site-packages (`python -S`), so the code sees
+    #: what it would see on Lambda, not what happens to be installed here (in a platform root, these are
+    #: mounted in `/opt/python`).
+    runtime_path: Path | None = None
+    #: Why the function cannot run here (say, a dependency that cannot be installed for this machine):
+    #: every invocation then fails with `Local.FunctionUnavailable` and this message. None: it runs.
+    unavailable: str | None = None
 
     @property
     def arn(self) -> str:
@@ -150,7 +169,10 @@ class FunctionConfig:
     def command(self) -> list[str]:
         """The runtime's argv."""
         if self.runtime_command is None:
-            return default_runtime_command()
+            if self.interpreter is None and self.runtime_path is None:
+                return default_runtime_command()
+            isolated = ["-S"] if self.runtime_path is not None else []
+            return [self.interpreter or sys.executable, *isolated, "-m", "stream_fn"]
         if any("{handler}" in part for part in self.runtime_command):
             return [part.replace("{handler}", self.handler) for part in self.runtime_command]
         return [*self.runtime_command, self.handler]
@@ -183,14 +205,36 @@ def runtime_launch(
     `extra_environment` is what the sandbox adds to Lambda's variables (a Managed Instances log socket)."""
     environment = {**lambda_environment(config, runtime_api), **(extra_environment or {})}
     if config.platform is None:
+        environment.update(python_path_environment(config))
         return RuntimeLaunch(config.command(), environment, config.code_dir)
     command, environment, cwd = config.platform.launch(
         environment,
         code_dir=config.code_dir,
         function_environment=config.environment,
         command=None if config.runtime_command is None else config.command(),
+        dependencies=config.dependencies,
+        provided=config.runtime_path,
     )
     return RuntimeLaunch(command, environment, cwd)
+
+
+def python_path_environment(config: FunctionConfig) -> dict[str, str]:
+    """`PYTHONPATH` for a runtime on this machine: the function's dependencies, then `runtime_path`.
+
+    The dependencies directory is handed to stream_fn as its layer (the variable `wrapper.sh` sets), so
+    `stream_fn.sys_path` puts it where Lambda puts `/opt/python` and its site-packages, after the code
+    (the function's own modules win over a dependency's, as in Lambda's `/var/task`), and reads its
+    `.pth` files. A function that sets its own `PYTHONPATH` keeps it, after these; Lambda then adds no
+    layer directories, so neither does stream_fn, and the dependencies stay on the path as plain entries.
+    """
+    paths = [str(path) for path in (config.dependencies, config.runtime_path) if path is not None]
+    if not paths:
+        return {}
+    own = config.environment.get("PYTHONPATH")
+    variables = {"PYTHONPATH": os.pathsep.join([*paths, *([own] if own else [])])}
+    if config.runtime_command is None and not own:
+        variables[LAYER_PYTHON_VARIABLE] = paths[0]
+    return variables
 
 
 def log_stream_name() -> str:

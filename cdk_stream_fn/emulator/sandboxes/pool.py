@@ -6,6 +6,10 @@ would scale out: locally a request waiting its turn is more useful than an error
 reused first. A function on Lambda Managed Instances (`FunctionConfig.per_environment_concurrency`) gets
 `ConcurrentSandbox`es that take that many invocations each; a sandbox is filled before another starts.
 
+A new version of the function (`replace`: its code or configuration changed under `serve`) gets fresh
+sandboxes: idle ones of the old version stop at once, busy ones when their invocation ends, so a stream
+in flight finishes on the code it started with.
+
 A function with reserved concurrency (`ReservedConcurrentExecutions`) is throttled as on Lambda: an
 invocation that would make more than that many run (or wait) at once is refused with `Throttled`, which
 the front doors answer with 429 (awsdocs/aws-lambda-developer-guide `doc_source/urls-configuration.md`,
@@ -67,6 +71,8 @@ class FunctionPool:
         #: Invocations submitted and not yet finished, waiting ones included (what reserved concurrency counts).
         self.in_flight = 0
         self._stopping = False
+        self._created = 0
+        self._retiring: set[asyncio.Task[None]] = set()
 
     def request(self, payload: bytes, **fields: object) -> InvokeRequest:
         """An `InvokeRequest` addressed to this function."""
@@ -80,6 +86,11 @@ class FunctionPool:
         """
         if self._stopping:
             raise RuntimeError(f"{self.config.name}: the emulator is shutting down")
+        if self.config.unavailable is not None:
+            unavailable = Invocation(request)
+            unavailable.fail(platform_errors.unavailable_locally(self.config.unavailable))
+            unavailable.finish()
+            return unavailable
         reserved = self.config.reserved_concurrency
         if throttle and reserved is not None and self.in_flight >= reserved:
             raise Throttled(self.config.name, reserved)
@@ -99,8 +110,8 @@ class FunctionPool:
 
     async def warm(self) -> None:
         """Start one sandbox ahead of the first request, so it is warm and its init errors show early."""
-        if self.config.reserved_concurrency == 0:
-            return  # every invocation is throttled: nothing will run
+        if self.config.reserved_concurrency == 0 or self.config.unavailable is not None:
+            return  # every invocation is throttled, or fails at once: nothing will run
         await self._slots.acquire()
         try:
             sandbox = self._take_sandbox()
@@ -111,18 +122,52 @@ class FunctionPool:
         finally:
             self._slots.release()
 
+    def new_sandbox(
+        self, config: FunctionConfig | None = None, *, log_sink: LogSink | None = None
+    ) -> Sandbox:
+        """A sandbox of this function (of `config`, a version not yet in use, if given), not started; it
+        joins the pool when it runs an invocation or is handed to `replace`. `log_sink` takes its output
+        instead of the pool's (until it is set back)."""
+        config = config or self.config
+        kind = ConcurrentSandbox if config.managed_instances else Sandbox
+        sandbox = kind(
+            config,
+            shape_bandwidth=self.shape_bandwidth,
+            log_sink=log_sink or self.log_sink,
+            index=self._created,
+        )
+        self._created += 1
+        return sandbox
+
+    def replace(self, config: FunctionConfig, *, warm: Sandbox | None = None) -> None:
+        """Serve `config` from now on: new invocations go to sandboxes of it (`warm`, one already started
+        with it, first); idle sandboxes of the old version stop now, busy ones after their invocation."""
+        if config.name != self.config.name:
+            raise ValueError(f"a pool serves one function: {self.config.name}, not {config.name}")
+        self.config = config
+        idle, self._idle = self._idle, []
+        for sandbox in idle:
+            self._retire(sandbox)
+        if warm is not None:
+            if warm.config is not config:
+                raise ValueError(f"{warm.name} was started for another version of {config.name}")
+            self.sandboxes.append(warm)
+            self._idle.append(warm)
+
+    def _retire(self, sandbox: Sandbox) -> None:
+        """Stop a sandbox of an old version in the background (`stop` waits for it)."""
+        if sandbox in self.sandboxes:
+            self.sandboxes.remove(sandbox)
+        task = asyncio.create_task(sandbox.stop(), name=f"stop {sandbox.name}")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
     def _take_sandbox(self) -> Sandbox:
         """A place in the most recently used sandbox with room (the warmest), or in a new one; the caller
         holds a slot."""
         if self._idle:
             return self._idle.pop()
-        kind = ConcurrentSandbox if self.config.managed_instances else Sandbox
-        sandbox = kind(
-            self.config,
-            shape_bandwidth=self.shape_bandwidth,
-            log_sink=self.log_sink,
-            index=len(self.sandboxes),
-        )
+        sandbox = self.new_sandbox()
         self.sandboxes.append(sandbox)
         self._idle[:0] = [sandbox] * (self.capacity - 1)  # its other places, behind the warmer ones
         return sandbox
@@ -137,7 +182,10 @@ class FunctionPool:
         finally:
             self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             self.in_flight -= 1
-            self._idle.append(sandbox)
+            if sandbox.config is self.config:
+                self._idle.append(sandbox)
+            else:
+                self._retire(sandbox)  # it ran a version that has been replaced
             self._slots.release()
 
     async def stop(self) -> None:
@@ -150,3 +198,4 @@ class FunctionPool:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
         await asyncio.gather(*(sandbox.stop() for sandbox in self.sandboxes), return_exceptions=True)
+        await asyncio.gather(*self._retiring, return_exceptions=True)

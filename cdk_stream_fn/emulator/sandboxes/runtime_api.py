@@ -112,7 +112,7 @@ class RuntimeApiServer:
         self.init_error: FunctionError | None = None
         #: Set when the runtime reports `POST /runtime/init/error` (a new one after each `reset`).
         self.init_failed = Milestone()
-        #: Set when the runtime's first `GET /next` ends its init (a new one after each `reset`).
+        #: Set at the runtime's first `GET /runtime/invocation/next`: its init is done (a new one after `reset`).
         self.initialized = Milestone()
         #: What the runtime reported with `POST /runtime/restore/error` (SnapStart), if it did.
         self.restore_error: FunctionError | None = None
@@ -191,6 +191,7 @@ class RuntimeApiServer:
         self.init_error = None
         self.restore_error = None
         self.init_failed = Milestone()
+        self.initialized = Milestone()
         self.restore_ready = Milestone()
         self.restore_failed = Milestone()
         self.initialized = Milestone()

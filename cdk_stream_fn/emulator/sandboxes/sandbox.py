@@ -166,6 +166,33 @@ class Sandbox:
         """Variables this kind of sandbox adds to the runtime's Lambda environment (none on demand)."""
         return {}
 
+    async def initialize(self) -> FunctionError | None:
+        """Start the runtime and wait for its init to end, within the init limit: None once it asks for its
+        first invocation (with SnapStart: once its snapshot can be taken), else what ended the init.
+
+        `serve` tries a new version of a function's code this way before it replaces the old one.
+        """
+        try:
+            await self.start()
+        except RuntimeStartError as error:
+            return platform_errors.invalid_entrypoint(str(error))
+        assert self.api is not None and self._exited is not None
+        ready = self.api.restore_ready if self.config.snap_start else self.api.initialized
+        left = self.init_timeout_seconds - (time.perf_counter() - self._started_at)
+        outcome = await _first(
+            {"ready": ready.future, "init_error": self.api.init_failed.future, "exited": self._exited},
+            timeout=left,
+        )
+        if outcome == "ready":
+            return None
+        if outcome == "timeout":
+            return platform_errors.init_timed_out(self.init_timeout_seconds)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._exited), 1.0)
+        if self.api.init_error is not None:
+            return self.api.init_error
+        return platform_errors.init_exit_error(self.process.returncode if self.process else None)
+
     async def run(self, invocation: Invocation) -> None:
         """Run one invocation to its end: answered, failed, timed out or crashed."""
         try:
