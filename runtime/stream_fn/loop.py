@@ -50,7 +50,7 @@ from stream_fn.trace_id import TraceIdVariable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import Any, NoReturn
 
     from stream_fn.error_reports import ErrorReport
@@ -84,17 +84,8 @@ class FatalRuntimeApiError(Exception):
 def main() -> int:
     """Run the runtime until the Runtime API goes away; return the process exit status."""
     environ = os.environ
-    address = environ.get(RUNTIME_API_VARIABLE)
-    if not address:
-        sys.stderr.write(
-            f"stream_fn: {RUNTIME_API_VARIABLE} is not set. The runtime is started by Lambda (or by "
-            "`cdk-stream-fn serve`), which sets it to the host:port of the Runtime API.\n"
-        )
-        return 2
-    try:
-        client = RuntimeApiClient(address, USER_AGENT)
-    except ValueError as error:
-        sys.stderr.write(f"stream_fn: {error}\n")
+    client = runtime_api_client(environ)
+    if client is None:
         return 2
 
     use_stock_sys_path(environ)
@@ -108,17 +99,11 @@ def main() -> int:
     try:
         if settings_error is not None:
             raise faults.Fault(faults.INVALID_ENVIRONMENT, str(settings_error))
-        handler_name = environ.get(HANDLER_VARIABLE)
-        if not handler_name:
-            raise faults.Fault(
-                faults.MALFORMED_HANDLER_NAME,
-                f"{HANDLER_VARIABLE} is not set: set it to the handler, e.g. app.handler or package/module.handler",
-            )
-        runner = InvocationRunner(load_handler(handler_name), client, log)
+        runner = InvocationRunner(handler_from_environment(environ), client, log)
     except KeyboardInterrupt:
         raise
     except BaseException as error:  # noqa: BLE001 - any failure at init is reported, SystemExit included
-        return _report_init_error(client, log, error)
+        return report_init_error(client, log, error)
 
     if environ.get(INITIALIZATION_TYPE_VARIABLE) == SNAP_START_INITIALIZATION:
         from stream_fn.snap_start import snapshot_and_restore
@@ -133,7 +118,46 @@ def main() -> int:
         return 1
 
 
-def _report_init_error(client: RuntimeApiClient, log: logs.LambdaLog, error: BaseException) -> int:
+def runtime_api_client(environ: Mapping[str, str], *, reconnect: bool = True) -> RuntimeApiClient | None:
+    """A client of the Runtime API ``AWS_LAMBDA_RUNTIME_API`` names; None, said on stderr, when the variable
+    is missing or not ``host:port``. ``reconnect=False``: ``GET /next`` is not tried again on a new
+    connection (Managed Instances' slots retry it themselves, with their own backoff)."""
+    address = environ.get(RUNTIME_API_VARIABLE)
+    if not address:
+        sys.stderr.write(
+            f"stream_fn: {RUNTIME_API_VARIABLE} is not set. The runtime is started by Lambda (or by "
+            "`cdk-stream-fn serve`), which sets it to the host:port of the Runtime API.\n"
+        )
+        return None
+    try:
+        if reconnect:
+            return RuntimeApiClient(address, USER_AGENT)
+        return RuntimeApiClient(address, USER_AGENT, reconnect_delays=())
+    except ValueError as error:
+        sys.stderr.write(f"stream_fn: {error}\n")
+        return None
+
+
+def handler_from_environment(environ: Mapping[str, str]) -> Callable[..., Any]:
+    """Import the handler ``_HANDLER`` names (a Fault, the stock client's error type, if it cannot be)."""
+    handler_name = environ.get(HANDLER_VARIABLE)
+    if not handler_name:
+        raise faults.Fault(
+            faults.MALFORMED_HANDLER_NAME,
+            f"{HANDLER_VARIABLE} is not set: set it to the handler, e.g. app.handler or package/module.handler",
+        )
+    return load_handler(handler_name)
+
+
+def report_init_error(
+    client: RuntimeApiClient, log: logs.LambdaLog, error: BaseException, *, concurrent: bool = False
+) -> int:
+    """Log ``error`` and post it to ``/runtime/init/error``; the exit status (1).
+
+    ``concurrent``: several processes of one environment may report it (Lambda Managed Instances), so a
+    403 means another one has already, which is not an error (awslambdaric
+    ``LambdaMultiConcurrentRuntimeClient.handle_init_error``).
+    """
     import logging
 
     report = _error_report(error)
@@ -144,7 +168,10 @@ def _report_init_error(client: RuntimeApiClient, log: logs.LambdaLog, error: Bas
             json.dumps(report.document(), ensure_ascii=False).encode(), report.header_type()
         )
     except (RuntimeApiError, RuntimeApiUnavailableError) as post_error:
-        sys.stderr.write(f"stream_fn: could not report the init error: {post_error}\n")
+        if concurrent and isinstance(post_error, RuntimeApiError) and post_error.status == 403:
+            sys.stderr.write("stream_fn: another worker has reported the init error already\n")
+        else:
+            sys.stderr.write(f"stream_fn: could not report the init error: {post_error}\n")
     return 1
 
 
