@@ -213,25 +213,12 @@ class InvocationRunner:
         first; one invocation runs at a time, so it stays current until the next one replaces it.
         """
         arrived_ns = time.perf_counter_ns() if self._metrics is not None else 0
-        request_id = invocation.request_id
-        if not request_id:
-            sys.stderr.write(
-                "stream_fn: skipped an event without Lambda-Runtime-Aws-Request-Id: it cannot be answered\n"
-            )
+        request_id = self._enter(invocation)
+        if request_id is None:
             return
-        enter_invocation(InvocationScope(request_id, invocation.trace_id, invocation.tenant_id))
         self._trace_id.set(invocation.trace_id)
         try:
-            context = LambdaContext(
-                self._settings,
-                request_id,
-                invocation.deadline_ms,
-                invocation.invoked_function_arn,
-                invocation.client_context,
-                invocation.cognito_identity,
-                invocation.tenant_id,
-            )
-            event = _decode_event(invocation)
+            event, context = self._arguments(invocation, request_id)
         except faults.Fault as error:
             self._report_error(request_id, _error_report(error))
             return
@@ -243,6 +230,31 @@ class InvocationRunner:
             meter = self._metrics.meter(arrived_ns)
             self._invoke_streaming(request_id, event, context, meter)
             self._metrics.emit(meter, request_id)
+
+    def _enter(self, invocation: InvocationEvent) -> str | None:
+        """Enter the invocation's scope and return its request id; None, said on stderr, for an event without
+        one, which cannot be answered."""
+        request_id = invocation.request_id
+        if not request_id:
+            sys.stderr.write(
+                "stream_fn: skipped an event without Lambda-Runtime-Aws-Request-Id: it cannot be answered\n"
+            )
+            return None
+        enter_invocation(InvocationScope(request_id, invocation.trace_id, invocation.tenant_id))
+        return request_id
+
+    def _arguments(self, invocation: InvocationEvent, request_id: str) -> tuple[Any, LambdaContext]:
+        """The handler's event and context (a Fault if the event cannot be decoded)."""
+        context = LambdaContext(
+            self._settings,
+            request_id,
+            invocation.deadline_ms,
+            invocation.invoked_function_arn,
+            invocation.client_context,
+            invocation.cognito_identity,
+            invocation.tenant_id,
+        )
+        return _decode_event(invocation), context
 
     def _invoke_buffered(self, request_id: str, event: Any, context: LambdaContext) -> None:
         try:

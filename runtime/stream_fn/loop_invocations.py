@@ -42,8 +42,7 @@ from stream_fn import faults
 from stream_fn.context import LambdaContext
 from stream_fn.errors import StreamConnectionError
 from stream_fn.event_loop import process_event_loop
-from stream_fn.invocation_scope import InvocationScope, enter_invocation
-from stream_fn.loop import InvocationRunner, _decode_event, _error_report
+from stream_fn.loop import InvocationRunner, _error_report
 from stream_fn.loop_client import LoopRuntimeApiClient
 from stream_fn.runtime_api import RuntimeApiError, RuntimeApiUnavailableError
 
@@ -85,28 +84,13 @@ class LoopInvocationRunner(InvocationRunner):
         self, invocation: InvocationEvent, client: LoopRuntimeApiClient, deadline: _Deadline
     ) -> None:
         """Invoke the handler for ``invocation`` and report its result or error on ``client``."""
-        request_id = invocation.request_id
-        if not request_id:
-            sys.stderr.write(
-                "stream_fn: skipped an event without Lambda-Runtime-Aws-Request-Id: it cannot be answered\n"
-            )
+        request_id = self._enter(invocation)
+        if request_id is None:
             return
-        enter_invocation(InvocationScope(request_id, invocation.trace_id, invocation.tenant_id))
         try:
-            context = LambdaContext(
-                self._settings,
-                request_id,
-                invocation.deadline_ms,
-                invocation.invoked_function_arn,
-                invocation.client_context,
-                invocation.cognito_identity,
-                invocation.tenant_id,
-            )
-            event = _decode_event(invocation)
+            event, context = self._arguments(invocation, request_id)
         except faults.Fault as error:
-            report = _error_report(error)
-            report.log(self._log, request_id)
-            await self._send_error(client, request_id, report)
+            await self._report_failure(client, request_id, _error_report(error))
             return
         if self._options is None:
             await self._serve_buffered(client, request_id, event, context, deadline)
@@ -137,8 +121,7 @@ class LoopInvocationRunner(InvocationRunner):
         else:
             await self._call(request_id, client.send_response(request_id, body, content_type))
             return
-        report.log(self._log, request_id)
-        await self._send_error(client, request_id, report)
+        await self._report_failure(client, request_id, report)
 
     async def _serve_streaming(
         self,
@@ -180,6 +163,13 @@ class LoopInvocationRunner(InvocationRunner):
             await self._call(request_id, client.stream_reply())
         if must_post_error and report is not None:
             await self._send_error(client, request_id, report)
+
+    async def _report_failure(
+        self, client: LoopRuntimeApiClient, request_id: str, report: ErrorReport
+    ) -> None:
+        """Log the invocation's error and post it to ``/error`` (nothing of the response was sent)."""
+        report.log(self._log, request_id)
+        await self._send_error(client, request_id, report)
 
     async def _send_error(self, client: LoopRuntimeApiClient, request_id: str, report: ErrorReport) -> None:
         document = json.dumps(report.document(request_id), ensure_ascii=False).encode()
