@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
     from stream_fn.error_reports import ErrorReport
     from stream_fn.stream_metrics import StreamMeter, StreamMetrics
+    from stream_fn.streaming_protocol import StreamedRequestFactory
     from stream_fn.streams import ResponseStream
 
 RUNTIME_API_VARIABLE = "AWS_LAMBDA_RUNTIME_API"
@@ -273,16 +274,8 @@ class InvocationRunner:
         self, request_id: str, event: Any, context: LambdaContext, meter: StreamMeter | None = None
     ) -> None:
         options = self._options
-        assert options is not None and self._response_stream is not None
-        stream = self._response_stream(self._client, request_id, self._content_type)
-        if options.compress:
-            from stream_fn.content_encoding import offer_from_event
-
-            stream._offer_codings(offer_from_event(event))
-        if meter is not None:
-            stream._measure(meter)
-        if options.http_prelude is not None:
-            stream._set_http_prelude(options.http_prelude)
+        assert options is not None
+        stream = self._open_stream(self._client, request_id, event, meter)
         try:
             if options.generator:
                 self._write_chunks(self._handler(event, context), stream)
@@ -301,6 +294,24 @@ class InvocationRunner:
                 self._post_error(request_id, report)
             return
         self._send(request_id, stream._finish)
+
+    def _open_stream(
+        self, client: StreamedRequestFactory, request_id: str, event: Any, meter: StreamMeter | None
+    ) -> ResponseStream:
+        """The invocation's response stream on ``client``, before the handler sees it: compression offered
+        (``compress=True``), ``meter`` filled in (stream metrics), the decorator's HTTP prelude applied."""
+        options = self._options
+        assert options is not None and self._response_stream is not None
+        stream = self._response_stream(client, request_id, self._content_type)
+        if options.compress:
+            from stream_fn.content_encoding import offer_from_event
+
+            stream._offer_codings(offer_from_event(event))
+        if meter is not None:
+            stream._measure(meter)
+        if options.http_prelude is not None:
+            stream._set_http_prelude(options.http_prelude)
+        return stream
 
     def _write_chunks(self, chunks: Any, stream: ResponseStream) -> None:
         if hasattr(chunks, "__anext__"):

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
     from stream_fn.error_reports import ErrorReport
     from stream_fn.runtime_api import InvocationEvent
+    from stream_fn.stream_metrics import StreamMeter
     from stream_fn.streams import ResponseStream
 
 #: A generator handler waits for the socket once this many bytes are queued on its connection.
@@ -84,6 +85,7 @@ class LoopInvocationRunner(InvocationRunner):
         self, invocation: InvocationEvent, client: LoopRuntimeApiClient, deadline: _Deadline
     ) -> None:
         """Invoke the handler for ``invocation`` and report its result or error on ``client``."""
+        arrived_ns = time.perf_counter_ns() if self._metrics is not None else 0
         request_id = self._enter(invocation)
         if request_id is None:
             return
@@ -94,8 +96,12 @@ class LoopInvocationRunner(InvocationRunner):
             return
         if self._options is None:
             await self._serve_buffered(client, request_id, event, context, deadline)
-        else:
+        elif self._metrics is None:
             await self._serve_streaming(client, request_id, event, context, deadline)
+        else:
+            meter = self._metrics.meter(arrived_ns)
+            await self._serve_streaming(client, request_id, event, context, deadline, meter)
+            self._metrics.emit(meter, request_id)
 
     async def _serve_buffered(
         self,
@@ -130,12 +136,11 @@ class LoopInvocationRunner(InvocationRunner):
         event: Any,
         context: LambdaContext,
         deadline: _Deadline,
+        meter: StreamMeter | None = None,
     ) -> None:
         options = self._options
-        assert options is not None and self._response_stream is not None
-        stream = self._response_stream(client, request_id, self._content_type)
-        if options.http_prelude is not None:
-            stream._set_http_prelude(options.http_prelude)
+        assert options is not None
+        stream = self._open_stream(client, request_id, event, meter)
         report: ErrorReport | None = None
         try:
             if options.generator:
