@@ -316,15 +316,8 @@ class InvocationRunner:
     def _write_chunks(self, chunks: Any, stream: ResponseStream) -> None:
         if hasattr(chunks, "__anext__"):
             process_event_loop().run_until_complete(_write_async_chunks(chunks, stream.write))
-            return
-        write = stream.write
-        try:
-            for chunk in chunks:
-                write(chunk)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+        else:
+            write_chunks(chunks, stream.write)
 
     def _marshal(self, result: Any) -> tuple[bytes, str]:
         if isinstance(result, bytes):
@@ -378,6 +371,17 @@ def _error_report(error: BaseException) -> ErrorReport:
     from stream_fn.error_reports import ErrorReport
 
     return ErrorReport.from_exception(error)
+
+
+def write_chunks(chunks: Any, write: Callable[[Any], Any]) -> None:
+    """Write each chunk a generator handler yields, then close the generator (also when a write failed)."""
+    try:
+        for chunk in chunks:
+            write(chunk)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 async def _write_async_chunks(chunks: Any, write: Callable[[Any], Any]) -> None:

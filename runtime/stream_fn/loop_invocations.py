@@ -42,7 +42,7 @@ from stream_fn import faults
 from stream_fn.context import LambdaContext
 from stream_fn.errors import StreamConnectionError
 from stream_fn.event_loop import process_event_loop
-from stream_fn.loop import InvocationRunner, _error_report
+from stream_fn.loop import InvocationRunner, _error_report, write_chunks
 from stream_fn.loop_client import LoopRuntimeApiClient
 from stream_fn.runtime_api import RuntimeApiError, RuntimeApiUnavailableError
 
@@ -213,13 +213,7 @@ async def _write_chunks(chunks: Any, stream: ResponseStream, client: LoopRuntime
     """Write each chunk a generator handler yields; wait for the socket when much is queued."""
     write = stream.write
     if not hasattr(chunks, "__anext__"):
-        try:
-            for chunk in chunks:
-                write(chunk)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+        write_chunks(chunks, write)
         return
     try:
         async for chunk in chunks:
