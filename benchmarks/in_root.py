@@ -20,6 +20,7 @@ import pathlib
 
 from benchmarks.processes import RuntimeProcess
 from benchmarks.runtimes import Runtime
+from cdk_stream_fn.contract import EXEC_WRAPPER_PATH
 from cdk_stream_fn.platform_roots import layout
 from cdk_stream_fn.platform_roots.launch import EXEC_WRAPPER_VARIABLE, PlatformRoot, sandbox_command
 
@@ -34,7 +35,7 @@ class InRootRuntime(Runtime):
 
     root: PlatformRoot | None = None
     command: tuple[str, ...] = (layout.BOOTSTRAP,)
-    exec_wrapper: str | None = "/opt/stream-fn"
+    exec_wrapper: str | None = EXEC_WRAPPER_PATH
     runtime_dir: pathlib.Path | None = None
     usr_local_files: tuple[tuple[pathlib.Path, str], ...] = ()
 
