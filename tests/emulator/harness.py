@@ -11,9 +11,12 @@ import json
 import socket
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import h11
+
+if TYPE_CHECKING:
+    from cdk_stream_fn.emulator.sandboxes.invocation import Invocation
 
 T = TypeVar("T")
 
@@ -174,6 +177,16 @@ class ServedEmulator:
     def endpoint(self) -> str:
         return self.emulator.api_endpoint
 
+    def warm_all(self, timeout: float = 60) -> None:
+        """Start a runtime for every function now, all at once, so no test pays a cold start."""
+
+        async def warm() -> None:
+            await asyncio.gather(
+                *(pool.warm() for pool in self.emulator.pools.values()), return_exceptions=True
+            )
+
+        self.loop.run(warm(), timeout=timeout)
+
     def lines_of(self, name: str, until: str, timeout: float = 10) -> list[str]:
         """The output lines of function `name` once one of them contains `until` (the runtime's output
         reaches the log sink through its pipes, which may be read after the response was answered)."""
@@ -201,6 +214,31 @@ class ServedEmulator:
             self.loop.run(self.emulator.stop(), timeout=30)
         finally:
             self.loop.close()
+
+
+def lambda_client(endpoint: str, read_timeout: float = 60) -> Any:
+    """boto3's Lambda client against an emulator's Lambda API: unsigned (nothing may reach AWS), no retries."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    return boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}, read_timeout=read_timeout),
+    )
+
+
+async def outcome(invocation: Invocation) -> tuple[Any, bytes]:
+    """(head, body) of an emulator invocation's response, or (InvocationFailed, b"")."""
+    from cdk_stream_fn.emulator.sandboxes.invocation import InvocationFailed
+
+    try:
+        head = await invocation.head()
+    except InvocationFailed as failed:
+        return failed, b""
+    return head, await invocation.read_all()
 
 
 def wait_for_log(caplog: Any, text: str, timeout: float = 10) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
 import time
@@ -10,10 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
+from emulator import harness
 from emulator.harness import ServedEmulator
 
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
@@ -42,14 +39,8 @@ def function_configs() -> list[FunctionConfig]:
 def served() -> Iterator[ServedEmulator]:
     """Every app behind its own function URL, warmed up front (in parallel) so no test pays a cold start."""
     emulator = ServedEmulator(function_configs())
-
-    async def warm_all() -> None:
-        await asyncio.gather(
-            *(pool.warm() for pool in emulator.emulator.pools.values()), return_exceptions=True
-        )
-
     try:
-        emulator.loop.run(warm_all(), timeout=60)
+        emulator.warm_all()
         yield emulator
     finally:
         emulator.close()
@@ -58,12 +49,7 @@ def served() -> Iterator[ServedEmulator]:
 @pytest.fixture(scope="package")
 def lambda_client(served: ServedEmulator) -> Any:
     """boto3's Lambda client against the emulator's Lambda API (unsigned: nothing may reach AWS)."""
-    return boto3.client(
-        "lambda",
-        endpoint_url=served.endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}, read_timeout=30),
-    )
+    return harness.lambda_client(served.endpoint, read_timeout=30)
 
 
 def logs_of(served: ServedEmulator, function: str) -> list[str]:
