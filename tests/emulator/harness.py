@@ -7,9 +7,11 @@ answers with h11's client role: it is the protocol contract, not a stand-in for 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import socket
 import threading
+import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -190,8 +192,6 @@ class ServedEmulator:
     def lines_of(self, name: str, until: str, timeout: float = 10) -> list[str]:
         """The output lines of function `name` once one of them contains `until` (the runtime's output
         reaches the log sink through its pipes, which may be read after the response was answered)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             lines = [line for function, line in self.log_lines if function == name]
@@ -241,9 +241,43 @@ async def outcome(invocation: Invocation) -> tuple[Any, bytes]:
     return head, await invocation.read_all()
 
 
+def read_blocks(
+    port: int,
+    path: str,
+    *,
+    separator: bytes = b"\n\n",
+    method: str = "GET",
+    body: bytes | None = None,
+    timeout: float = 120,
+) -> tuple[http.client.HTTPResponse, list[tuple[float, str]]]:
+    """Send a request to a function URL on this machine and read the response's `separator`-ended blocks
+    (server-sent events by default) as they arrive, each with the seconds from the request to the arrival
+    of its last byte, so a test can tell blocks produced apart from blocks delivered together at the end."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        started = time.monotonic()
+        connection.request(
+            method, path, body=body, headers={"content-type": "application/json"} if body else {}
+        )
+        response = connection.getresponse()
+        blocks: list[tuple[float, str]] = []
+        pending = b""
+        while chunk := response.read1(65536):
+            pending += chunk
+            *complete, pending = pending.split(separator)
+            blocks += [(time.monotonic() - started, block.decode()) for block in complete]
+    finally:
+        connection.close()
+    return response, blocks
+
+
+def event_data(block: str) -> Any:
+    """The JSON `data:` of one server-sent event."""
+    return json.loads(block.split("data: ", 1)[1])
+
+
 def wait_for_log(caplog: Any, text: str, timeout: float = 10) -> str:
     """The captured log once it contains `text` (servers log a request just after its last byte went out)."""
-    import time
 
     deadline = time.monotonic() + timeout
     while text not in caplog.text and time.monotonic() < deadline:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 from emulator import harness
-from emulator.harness import ServedEmulator
+from emulator.harness import ServedEmulator, read_blocks
 
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
@@ -72,28 +71,5 @@ def wait_for_log(served: ServedEmulator, function: str, text: str, timeout: floa
 
 
 def read_event_stream(port: int, path: str) -> tuple[http.client.HTTPResponse, list[tuple[float, str]]]:
-    """GET ``path`` and read its server-sent events as they arrive.
-
-    Returns the response and each complete event's text with the seconds from the request to the
-    moment the event's last byte arrived, so a test can tell events produced apart from events
-    delivered together at the end.
-    """
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    try:
-        connection.request("GET", path)
-        started = time.monotonic()
-        response = connection.getresponse()
-        events: list[tuple[float, str]] = []
-        pending = b""
-        while chunk := response.read1(65536):
-            pending += chunk
-            *complete, pending = pending.split(b"\n\n")
-            events += [(time.monotonic() - started, block.decode()) for block in complete]
-    finally:
-        connection.close()
-    return response, events
-
-
-def event_data(event: str) -> Any:
-    """The JSON ``data:`` of one server-sent event's text."""
-    return json.loads(event.split("data: ", 1)[1])
+    """GET ``path`` and read its server-sent events as they arrive, each with the seconds to its arrival."""
+    return read_blocks(port, path, timeout=20)
