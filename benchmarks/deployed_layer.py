@@ -3,11 +3,11 @@
 On Lambda the layer is unpacked to /opt, which is read-only, so the interpreter uses the bytecode the
 layer ships (cdk_stream_fn.layer_bytecode: pycs for python3.13 and python3.14) and compiles the rest at
 every cold start without caching it. The cold-start figures run stream_fn from such a layer, mounted
-read-only in the target interpreter's root (benchmarks.target_interpreter). The layer is staged by
-`stage_layer` of cdk_stream_fn.construct.runtime_layer in a child process (`python -m
-benchmarks.deployed_layer OUTDIR`), because importing that module starts a jsii kernel, which the
-benchmark process must not carry. Files and directories are then made read-only, and `bytecode_written`
-checks afterwards that no run cached anything in it (bubblewrap mounts it read-only as well).
+read-only in the target interpreter's root (benchmarks.target_interpreter). The layer is staged as the
+platform roots stage theirs (cdk_stream_fn.platform_roots.layer: the construct's own `stage_layer`, in a
+child process, because importing it starts a jsii kernel, which the benchmark process must not carry).
+Files and directories are then made read-only, and `bytecode_written` checks afterwards that no run
+cached anything in it (bubblewrap mounts it read-only as well).
 """
 
 from __future__ import annotations
@@ -16,45 +16,20 @@ import os
 import pathlib
 import shutil
 import stat
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterable
 
-from benchmarks.references import REPO_ROOT, node_only_dir
+from benchmarks.references import node_only_dir
+from cdk_stream_fn.platform_roots.layer import stage_runtime_layer
 
-STAGE_TIMEOUT = 120.0
-WRAPPER_NAME = "stream-fn"
 PACKAGE_DIR = pathlib.Path("python") / "stream_fn"
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
-class LayerUnavailable(RuntimeError):
-    """The layer could not be staged; the message says why."""
-
-
 def stage_read_only_layer(parent: pathlib.Path) -> pathlib.Path:
-    """Stage the layer into a new directory under `parent`, make it read-only and return it."""
-    parent.mkdir(parents=True, exist_ok=True)
-    layer = pathlib.Path(tempfile.mkdtemp(prefix="layer-", dir=parent))
+    """Stage the layer into a new directory under `parent`, make it read-only and return it (raises
+    `cdk_stream_fn.platform_roots.layer.LayerError`, saying why, when it cannot be staged)."""
     env = {**os.environ, "PATH": os.pathsep.join([str(node_only_dir()), os.environ.get("PATH", "")])}
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "benchmarks.deployed_layer", str(layer)],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=STAGE_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        remove_layer(layer)
-        raise LayerUnavailable(f"staging the layer took over {STAGE_TIMEOUT:.0f} s") from None
-    if result.returncode != 0 or not (layer / WRAPPER_NAME).is_file():
-        remove_layer(layer)
-        output = (result.stderr or result.stdout).strip().splitlines()[-5:]
-        raise LayerUnavailable(f"staging the layer failed (exit {result.returncode}): " + " | ".join(output))
+    layer = stage_runtime_layer(parent, prefix="layer-", environment=env)
     make_read_only(layer)
     return layer
 
@@ -92,22 +67,3 @@ def remove_layer(layer: pathlib.Path) -> None:
     if layer.exists():
         layer.chmod(stat.S_IMODE(layer.stat().st_mode) | stat.S_IWUSR)
     shutil.rmtree(layer, ignore_errors=True)
-
-
-def main(argv: list[str]) -> int:
-    """Stage the installed stream_fn package into OUTDIR with the construct's own staging code."""
-    if len(argv) != 2:
-        print("usage: python -m benchmarks.deployed_layer OUTDIR", file=sys.stderr)
-        return 2
-    from cdk_stream_fn.construct.runtime_layer import (
-        installed_runtime_directory,
-        read_runtime_package,
-        stage_layer,
-    )
-
-    stage_layer(read_runtime_package(installed_runtime_directory()), pathlib.Path(argv[1]))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

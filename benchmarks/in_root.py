@@ -18,8 +18,9 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
-from benchmarks.processes import RuntimeProcess
+from benchmarks.processes import RuntimeProcess, parents_in_group
 from benchmarks.runtimes import Runtime
+from cdk_stream_fn.contract import EXEC_WRAPPER_PATH
 from cdk_stream_fn.platform_roots import layout
 from cdk_stream_fn.platform_roots.launch import EXEC_WRAPPER_VARIABLE, PlatformRoot, sandbox_command
 
@@ -34,7 +35,7 @@ class InRootRuntime(Runtime):
 
     root: PlatformRoot | None = None
     command: tuple[str, ...] = (layout.BOOTSTRAP,)
-    exec_wrapper: str | None = "/opt/stream-fn"
+    exec_wrapper: str | None = EXEC_WRAPPER_PATH
     runtime_dir: pathlib.Path | None = None
     usr_local_files: tuple[tuple[pathlib.Path, str], ...] = ()
 
@@ -74,7 +75,7 @@ class InRootProcess(RuntimeProcess):
     def runtime_pid(self) -> int:
         """The runtime's own process: the end of bubblewrap's chain of children (bubblewrap, the PID
         namespace's init, the runtime, which `exec`s from bootstrap to wrapper to interpreter)."""
-        parents = _parents_in_group(self.pid)
+        parents = parents_in_group(self.pid)
         current = self.pid
         while True:
             children = sorted(pid for pid, parent in parents.items() if parent == current)
@@ -105,18 +106,3 @@ class _ProcessReadings(RuntimeProcess):
 
     def __init__(self, pid: int) -> None:  # deliberately not RuntimeProcess.__init__, which spawns
         self.pid = pid
-
-
-def _parents_in_group(group: int) -> dict[int, int]:
-    """pid -> parent pid of every process in process group `group`, from /proc/<pid>/stat."""
-    parents = {}
-    for entry in pathlib.Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == group:  # the fields after the name: state, ppid, pgrp, ...
-            parents[int(entry.name)] = int(fields[1])
-    return parents

@@ -108,7 +108,12 @@ def process_cpu_seconds(pid: int) -> float:
 def process_group(leader: int) -> list[int]:
     """The processes in the process group `leader` leads (a runtime started in a session of its own, and the
     worker processes it forked)."""
-    members = []
+    return sorted(parents_in_group(leader))
+
+
+def parents_in_group(group: int) -> dict[int, int]:
+    """pid -> parent pid of every process in process group `group`, from /proc/<pid>/stat."""
+    parents = {}
     for entry in pathlib.Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -116,9 +121,9 @@ def process_group(leader: int) -> list[int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if int(fields[2]) == leader:  # the fifth field of /proc/<pid>/stat: the process group
-            members.append(int(entry.name))
-    return sorted(members)
+        if int(fields[2]) == group:  # the fields after the name: state, ppid, pgrp, ...
+            parents[int(entry.name)] = int(fields[1])
+    return parents
 
 
 def memory_of(pid: int) -> tuple[int, int]:

@@ -88,6 +88,14 @@ class LoopThread:
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
+    def cpu_seconds(self) -> float:
+        """CPU time the loop's thread has used so far."""
+
+        async def thread_time() -> float:
+            return time.thread_time()
+
+        return self.run(thread_time())
+
     def close(self) -> None:
         async def cancel_everything() -> None:
             tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
@@ -148,11 +156,7 @@ class EmulatorRuntimeApi:
 
     def server_cpu_seconds(self) -> float:
         """CPU time of the thread all the emulator's servers run on."""
-
-        async def thread_time() -> float:
-            return time.thread_time()
-
-        return self._loop.run(thread_time())
+        return self._loop.cpu_seconds()
 
     def close(self) -> None:
         self._loop.run(self._server.stop())
@@ -264,25 +268,13 @@ class EmulatorBackend:
             memory_mb=1024,
             runtime_command=command,
         )
-        with log.open("a") as sink:
-            pool = FunctionPool(
-                config,
-                max_sandboxes=1,
-                shape_bandwidth=shape_bandwidth,
-                log_sink=lambda _, line: print(line, file=sink, flush=True),
-            )
-
-            async def start() -> FunctionUrlServer:
-                await pool.warm()
-                return await FunctionUrlServer(pool).start()
-
-            server = self._loop.run(start(), timeout=60)
+        with self._warm_pool(config, log, timeout=60, shape_bandwidth=shape_bandwidth) as pool:
+            server = self._loop.run(FunctionUrlServer(pool).start())
             try:
                 pid = pool.sandboxes[0].pid if pool.sandboxes else None
                 yield ServedFunction(server.url, pid)
             finally:
                 self._loop.run(server.stop())
-                self._loop.run(pool.stop())
 
     @contextlib.contextmanager
     def managed_environment(
@@ -309,23 +301,30 @@ class EmulatorBackend:
             per_environment_concurrency=concurrency,
             enforce_memory=False,
         )
+        with self._warm_pool(config, log, timeout=120) as pool:
+            yield ManagedEnvironment(self._loop, pool)
+
+    @contextlib.contextmanager
+    def _warm_pool(
+        self, config: FunctionConfig, log: pathlib.Path, *, timeout: float, shape_bandwidth: bool = False
+    ) -> Iterator[FunctionPool]:
+        """One sandbox of `config`, warm, its output appended to `log`; stopped afterwards."""
         with log.open("a") as sink:
             pool = FunctionPool(
-                config, max_sandboxes=1, log_sink=lambda _, line: print(line, file=sink, flush=True)
+                config,
+                max_sandboxes=1,
+                shape_bandwidth=shape_bandwidth,
+                log_sink=lambda _, line: print(line, file=sink, flush=True),
             )
             try:
-                self._loop.run(pool.warm(), timeout=120)
-                yield ManagedEnvironment(self._loop, pool)
+                self._loop.run(pool.warm(), timeout=timeout)
+                yield pool
             finally:
                 self._loop.run(pool.stop(), timeout=60)
 
     def server_cpu_seconds(self) -> float:
         """CPU time of the thread every server of this backend runs on (Runtime APIs, function URLs)."""
-
-        async def thread_time() -> float:
-            return time.thread_time()
-
-        return self._loop.run(thread_time())
+        return self._loop.cpu_seconds()
 
     def close(self) -> None:
         self._loop.close()

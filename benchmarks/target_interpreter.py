@@ -35,12 +35,7 @@ import shutil
 import subprocess
 import tempfile
 
-from benchmarks.deployed_layer import (
-    LayerUnavailable,
-    make_read_only,
-    remove_layer,
-    stage_read_only_layer,
-)
+from benchmarks.deployed_layer import make_read_only, remove_layer, stage_read_only_layer
 from benchmarks.in_root import InRootRuntime
 from benchmarks.references import WORK_DIR, Log, node_binary
 from benchmarks.runtimes import AWSLAMBDARIC, NODE, NODE_TASK_ROOT, PYTHON_TASK_ROOT, STREAM_FN
@@ -58,6 +53,7 @@ from cdk_stream_fn.platform_roots.bytecode import BytecodeBuildError, compile_so
 from cdk_stream_fn.platform_roots.debian_index import ArchiveFormatError
 from cdk_stream_fn.platform_roots.host import HostError
 from cdk_stream_fn.platform_roots.launch import PlatformRoot, sandbox_command
+from cdk_stream_fn.platform_roots.layer import LayerError
 from cdk_stream_fn.platform_roots.platforms import Platform, PlatformError, host_architecture
 from cdk_stream_fn.platform_roots.prepare import check_host
 
@@ -152,7 +148,7 @@ def prepare_target_interpreter(awslambdaric_version: str | None, log: Log) -> Ta
         staged.append(pathlib.Path(tempfile.mkdtemp(prefix="no-layer-", dir=layers_dir)))
     except BaseException as error:
         remove_target_layers(staged)
-        if isinstance(error, (LayerUnavailable, BytecodeBuildError)):
+        if isinstance(error, (LayerError, BytecodeBuildError)):
             raise TargetUnavailable(str(error)) from None
         raise
     layer, unchecked, without, no_layer = staged

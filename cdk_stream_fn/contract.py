@@ -44,6 +44,11 @@ CODE_EXCLUDED_PATTERNS: Final = (
 """What is left out of a function's code, in the asset the construct bundles and in the copy `serve` runs:
 byte code, virtual environments, cloud assemblies, tool caches (names or `fnmatch` patterns, any depth)."""
 
+WRAPPER_NAME: Final = "stream-fn"
+"""The runtime's exec wrapper at the root of the layer the construct stages (`stream_fn/wrapper.sh`)."""
+EXEC_WRAPPER_PATH: Final = f"/opt/{WRAPPER_NAME}"
+"""Where Lambda (and a platform root) finds it: the function's `AWS_LAMBDA_EXEC_WRAPPER`."""
+
 STREAMED_RESPONSE_LIMIT_MB: Final = 200
 """Lambda's cap on one streamed response, in :data:`MB` (raised from 20 MB in July 2025)."""
 

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import tomllib
 
 REQUIREMENTS_FILE = "requirements.txt"
 PYPROJECT_FILE = "pyproject.toml"
+QUIET_PIP = ("--disable-pip-version-check", "--no-input", "--quiet")
+"""pip options for an install run by a tool: no version nag, no prompt, only errors."""
 
 # Every managed Python runtime this project supports (python3.12+) runs on Amazon Linux 2023, whose
 # glibc is 2.34: any manylinux wheel up to manylinux_2_34 loads there. pip does not expand a
@@ -112,6 +115,20 @@ def find_requirements(entry: Path) -> Requirements | None:
 def pip_install_command(requirements: Requirements, target: Path, platform: LambdaPlatform) -> list[str]:
     """The pip command that installs `requirements` into `target` for `platform`, wheels only."""
     platforms = [argument for tag in platform.pip_platforms for argument in ("--platform", tag)]
+    return pip_wheels_command(
+        requirements,
+        target,
+        platform.python_version,
+        # byte code compiled by this interpreter would be useless on Lambda's
+        [*platforms, "--no-compile"],
+    )
+
+
+def pip_wheels_command(
+    requirements: Requirements, target: Path, python_version: str, options: Sequence[str] = ()
+) -> list[str]:
+    """This interpreter's pip installing `requirements` into `target` for CPython `python_version`, wheels
+    only (pip may not build a package for an interpreter other than its own), with more `options`."""
     return [
         sys.executable,
         "-m",
@@ -119,16 +136,13 @@ def pip_install_command(requirements: Requirements, target: Path, platform: Lamb
         "install",
         "--target",
         str(target),
-        *platforms,
+        *options,
         "--python-version",
-        platform.python_version,
+        python_version,
         "--implementation",
         "cp",
         "--only-binary=:all:",
-        "--no-compile",  # byte code compiled by this interpreter would be useless on Lambda's
-        "--disable-pip-version-check",
-        "--no-input",
-        "--quiet",
+        *QUIET_PIP,
         *requirements.pip_arguments(),
     ]
 

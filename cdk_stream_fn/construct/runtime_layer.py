@@ -26,11 +26,10 @@ import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from cdk_stream_fn.contract import EXEC_WRAPPER_PATH, WRAPPER_NAME
 from cdk_stream_fn.layer_bytecode import ARCHIVE_NAME, python_sources, shipped_bytecode
 
 WRAPPER_SOURCE = "wrapper.sh"
-WRAPPER_NAME = "stream-fn"
-EXEC_WRAPPER_PATH = f"/opt/{WRAPPER_NAME}"
 PACKAGE_NAME = "stream_fn"
 LAYER_CONSTRUCT_ID = "StreamFnRuntimeLayer"
 

@@ -21,7 +21,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from ..contract import METADATA_KEY, METADATA_VERSION, STREAM_METRICS_EMF, STREAM_METRICS_VARIABLE
+from ..contract import (
+    EXEC_WRAPPER_PATH,
+    METADATA_KEY,
+    METADATA_VERSION,
+    STREAM_METRICS_EMF,
+    STREAM_METRICS_VARIABLE,
+)
 from ..dependencies import LambdaPlatform
 from . import managed_instances, metrics
 from . import validation as check
@@ -29,7 +35,7 @@ from .acknowledgements import acknowledge
 from .alarms import AlarmThresholds, create_alarms
 from .code_bundling import PythonDependencyBundler, function_code
 from .options import ApiGatewayOptions, CloudFrontOptions
-from .runtime_layer import EXEC_WRAPPER_PATH, runtime_layer
+from .runtime_layer import runtime_layer
 from .snap_start import check_snap_start, publish_alias, snap_start_conf
 
 if TYPE_CHECKING:

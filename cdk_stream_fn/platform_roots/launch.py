@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from cdk_stream_fn.contract import EXEC_WRAPPER_PATH
+
 from . import layout
 from .host import bwrap
 from .platforms import Platform
 
 #: The wrapper the StreamingFunction construct configures (the stream_fn layer's script).
-DEFAULT_EXEC_WRAPPER = "/opt/stream-fn"
+DEFAULT_EXEC_WRAPPER = EXEC_WRAPPER_PATH
 EXEC_WRAPPER_VARIABLE = "AWS_LAMBDA_EXEC_WRAPPER"
 #: The CPU qemu-user emulates, by architecture. Lambda's arm64 is "for AWS Graviton processors"
 #: (https://docs.aws.amazon.com/lambda/latest/dg/foundation-arch.html), launched on Graviton2, whose cores

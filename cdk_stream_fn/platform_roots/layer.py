@@ -10,12 +10,15 @@ as Lambda's /opt is.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
-WRAPPER_NAME = "stream-fn"
+from cdk_stream_fn.contract import WRAPPER_NAME
+
 STAGE_TIMEOUT_SECONDS = 120.0
 
 
@@ -23,21 +26,27 @@ class LayerError(RuntimeError):
     """The layer could not be staged; the message says why."""
 
 
-def stage_runtime_layer(parent: Path) -> Path:
-    """Stage the layer into a new directory under `parent` (in a child process) and return it."""
+def stage_runtime_layer(
+    parent: Path, *, prefix: str = "stream-fn-layer-", environment: Mapping[str, str] | None = None
+) -> Path:
+    """Stage the layer into a new directory under `parent` (in a child process, with `environment` if
+    given) and return it; nothing is left behind when it fails."""
     parent.mkdir(parents=True, exist_ok=True)
-    layer = Path(tempfile.mkdtemp(prefix="stream-fn-layer-", dir=parent))
+    layer = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     try:
         result = subprocess.run(
             [sys.executable, "-m", "cdk_stream_fn.platform_roots.layer", str(layer)],
+            env=environment,
             capture_output=True,
             text=True,
             timeout=STAGE_TIMEOUT_SECONDS,
             check=False,
         )
     except subprocess.TimeoutExpired:
+        shutil.rmtree(layer, ignore_errors=True)
         raise LayerError(f"staging the runtime layer took over {STAGE_TIMEOUT_SECONDS:.0f} s") from None
     if result.returncode != 0 or not (layer / WRAPPER_NAME).is_file():
+        shutil.rmtree(layer, ignore_errors=True)
         output = (result.stderr or result.stdout).strip().splitlines()[-5:]
         raise LayerError(f"staging the runtime layer failed (exit {result.returncode}): {' | '.join(output)}")
     return layer

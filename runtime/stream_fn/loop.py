@@ -50,11 +50,12 @@ from stream_fn.trace_id import TraceIdVariable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import Any, NoReturn
 
     from stream_fn.error_reports import ErrorReport
     from stream_fn.stream_metrics import StreamMeter, StreamMetrics
+    from stream_fn.streaming_protocol import StreamedRequestFactory
     from stream_fn.streams import ResponseStream
 
 RUNTIME_API_VARIABLE = "AWS_LAMBDA_RUNTIME_API"
@@ -84,17 +85,8 @@ class FatalRuntimeApiError(Exception):
 def main() -> int:
     """Run the runtime until the Runtime API goes away; return the process exit status."""
     environ = os.environ
-    address = environ.get(RUNTIME_API_VARIABLE)
-    if not address:
-        sys.stderr.write(
-            f"stream_fn: {RUNTIME_API_VARIABLE} is not set. The runtime is started by Lambda (or by "
-            "`cdk-stream-fn serve`), which sets it to the host:port of the Runtime API.\n"
-        )
-        return 2
-    try:
-        client = RuntimeApiClient(address, USER_AGENT)
-    except ValueError as error:
-        sys.stderr.write(f"stream_fn: {error}\n")
+    client = runtime_api_client(environ)
+    if client is None:
         return 2
 
     use_stock_sys_path(environ)
@@ -108,17 +100,11 @@ def main() -> int:
     try:
         if settings_error is not None:
             raise faults.Fault(faults.INVALID_ENVIRONMENT, str(settings_error))
-        handler_name = environ.get(HANDLER_VARIABLE)
-        if not handler_name:
-            raise faults.Fault(
-                faults.MALFORMED_HANDLER_NAME,
-                f"{HANDLER_VARIABLE} is not set: set it to the handler, e.g. app.handler or package/module.handler",
-            )
-        runner = InvocationRunner(load_handler(handler_name), client, log)
+        runner = InvocationRunner(handler_from_environment(environ), client, log)
     except KeyboardInterrupt:
         raise
     except BaseException as error:  # noqa: BLE001 - any failure at init is reported, SystemExit included
-        return _report_init_error(client, log, error)
+        return report_init_error(client, log, error)
 
     if environ.get(INITIALIZATION_TYPE_VARIABLE) == SNAP_START_INITIALIZATION:
         from stream_fn.snap_start import snapshot_and_restore
@@ -133,7 +119,46 @@ def main() -> int:
         return 1
 
 
-def _report_init_error(client: RuntimeApiClient, log: logs.LambdaLog, error: BaseException) -> int:
+def runtime_api_client(environ: Mapping[str, str], *, reconnect: bool = True) -> RuntimeApiClient | None:
+    """A client of the Runtime API ``AWS_LAMBDA_RUNTIME_API`` names; None, said on stderr, when the variable
+    is missing or not ``host:port``. ``reconnect=False``: ``GET /next`` is not tried again on a new
+    connection (Managed Instances' slots retry it themselves, with their own backoff)."""
+    address = environ.get(RUNTIME_API_VARIABLE)
+    if not address:
+        sys.stderr.write(
+            f"stream_fn: {RUNTIME_API_VARIABLE} is not set. The runtime is started by Lambda (or by "
+            "`cdk-stream-fn serve`), which sets it to the host:port of the Runtime API.\n"
+        )
+        return None
+    try:
+        if reconnect:
+            return RuntimeApiClient(address, USER_AGENT)
+        return RuntimeApiClient(address, USER_AGENT, reconnect_delays=())
+    except ValueError as error:
+        sys.stderr.write(f"stream_fn: {error}\n")
+        return None
+
+
+def handler_from_environment(environ: Mapping[str, str]) -> Callable[..., Any]:
+    """Import the handler ``_HANDLER`` names (a Fault, the stock client's error type, if it cannot be)."""
+    handler_name = environ.get(HANDLER_VARIABLE)
+    if not handler_name:
+        raise faults.Fault(
+            faults.MALFORMED_HANDLER_NAME,
+            f"{HANDLER_VARIABLE} is not set: set it to the handler, e.g. app.handler or package/module.handler",
+        )
+    return load_handler(handler_name)
+
+
+def report_init_error(
+    client: RuntimeApiClient, log: logs.LambdaLog, error: BaseException, *, concurrent: bool = False
+) -> int:
+    """Log ``error`` and post it to ``/runtime/init/error``; the exit status (1).
+
+    ``concurrent``: several processes of one environment may report it (Lambda Managed Instances), so a
+    403 means another one has already, which is not an error (awslambdaric
+    ``LambdaMultiConcurrentRuntimeClient.handle_init_error``).
+    """
     import logging
 
     report = _error_report(error)
@@ -144,7 +169,10 @@ def _report_init_error(client: RuntimeApiClient, log: logs.LambdaLog, error: Bas
             json.dumps(report.document(), ensure_ascii=False).encode(), report.header_type()
         )
     except (RuntimeApiError, RuntimeApiUnavailableError) as post_error:
-        sys.stderr.write(f"stream_fn: could not report the init error: {post_error}\n")
+        if concurrent and isinstance(post_error, RuntimeApiError) and post_error.status == 403:
+            sys.stderr.write("stream_fn: another worker has reported the init error already\n")
+        else:
+            sys.stderr.write(f"stream_fn: could not report the init error: {post_error}\n")
     return 1
 
 
@@ -186,25 +214,12 @@ class InvocationRunner:
         first; one invocation runs at a time, so it stays current until the next one replaces it.
         """
         arrived_ns = time.perf_counter_ns() if self._metrics is not None else 0
-        request_id = invocation.request_id
-        if not request_id:
-            sys.stderr.write(
-                "stream_fn: skipped an event without Lambda-Runtime-Aws-Request-Id: it cannot be answered\n"
-            )
+        request_id = self._enter(invocation)
+        if request_id is None:
             return
-        enter_invocation(InvocationScope(request_id, invocation.trace_id, invocation.tenant_id))
         self._trace_id.set(invocation.trace_id)
         try:
-            context = LambdaContext(
-                self._settings,
-                request_id,
-                invocation.deadline_ms,
-                invocation.invoked_function_arn,
-                invocation.client_context,
-                invocation.cognito_identity,
-                invocation.tenant_id,
-            )
-            event = _decode_event(invocation)
+            event, context = self._arguments(invocation, request_id)
         except faults.Fault as error:
             self._report_error(request_id, _error_report(error))
             return
@@ -216,6 +231,31 @@ class InvocationRunner:
             meter = self._metrics.meter(arrived_ns)
             self._invoke_streaming(request_id, event, context, meter)
             self._metrics.emit(meter, request_id)
+
+    def _enter(self, invocation: InvocationEvent) -> str | None:
+        """Enter the invocation's scope and return its request id; None, said on stderr, for an event without
+        one, which cannot be answered."""
+        request_id = invocation.request_id
+        if not request_id:
+            sys.stderr.write(
+                "stream_fn: skipped an event without Lambda-Runtime-Aws-Request-Id: it cannot be answered\n"
+            )
+            return None
+        enter_invocation(InvocationScope(request_id, invocation.trace_id, invocation.tenant_id))
+        return request_id
+
+    def _arguments(self, invocation: InvocationEvent, request_id: str) -> tuple[Any, LambdaContext]:
+        """The handler's event and context (a Fault if the event cannot be decoded)."""
+        context = LambdaContext(
+            self._settings,
+            request_id,
+            invocation.deadline_ms,
+            invocation.invoked_function_arn,
+            invocation.client_context,
+            invocation.cognito_identity,
+            invocation.tenant_id,
+        )
+        return _decode_event(invocation), context
 
     def _invoke_buffered(self, request_id: str, event: Any, context: LambdaContext) -> None:
         try:
@@ -234,16 +274,8 @@ class InvocationRunner:
         self, request_id: str, event: Any, context: LambdaContext, meter: StreamMeter | None = None
     ) -> None:
         options = self._options
-        assert options is not None and self._response_stream is not None
-        stream = self._response_stream(self._client, request_id, self._content_type)
-        if options.compress:
-            from stream_fn.content_encoding import offer_from_event
-
-            stream._offer_codings(offer_from_event(event))
-        if meter is not None:
-            stream._measure(meter)
-        if options.http_prelude is not None:
-            stream._set_http_prelude(options.http_prelude)
+        assert options is not None
+        stream = self._open_stream(self._client, request_id, event, meter)
         try:
             if options.generator:
                 self._write_chunks(self._handler(event, context), stream)
@@ -263,18 +295,29 @@ class InvocationRunner:
             return
         self._send(request_id, stream._finish)
 
+    def _open_stream(
+        self, client: StreamedRequestFactory, request_id: str, event: Any, meter: StreamMeter | None
+    ) -> ResponseStream:
+        """The invocation's response stream on ``client``, before the handler sees it: compression offered
+        (``compress=True``), ``meter`` filled in (stream metrics), the decorator's HTTP prelude applied."""
+        options = self._options
+        assert options is not None and self._response_stream is not None
+        stream = self._response_stream(client, request_id, self._content_type)
+        if options.compress:
+            from stream_fn.content_encoding import offer_from_event
+
+            stream._offer_codings(offer_from_event(event))
+        if meter is not None:
+            stream._measure(meter)
+        if options.http_prelude is not None:
+            stream._set_http_prelude(options.http_prelude)
+        return stream
+
     def _write_chunks(self, chunks: Any, stream: ResponseStream) -> None:
         if hasattr(chunks, "__anext__"):
             process_event_loop().run_until_complete(_write_async_chunks(chunks, stream.write))
-            return
-        write = stream.write
-        try:
-            for chunk in chunks:
-                write(chunk)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+        else:
+            write_chunks(chunks, stream.write)
 
     def _marshal(self, result: Any) -> tuple[bytes, str]:
         if isinstance(result, bytes):
@@ -328,6 +371,17 @@ def _error_report(error: BaseException) -> ErrorReport:
     from stream_fn.error_reports import ErrorReport
 
     return ErrorReport.from_exception(error)
+
+
+def write_chunks(chunks: Any, write: Callable[[Any], Any]) -> None:
+    """Write each chunk a generator handler yields, then close the generator (also when a write failed)."""
+    try:
+        for chunk in chunks:
+            write(chunk)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 async def _write_async_chunks(chunks: Any, write: Callable[[Any], Any]) -> None:

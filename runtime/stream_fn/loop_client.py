@@ -40,6 +40,7 @@ from stream_fn.runtime_api import (
     RuntimeApiClient,
     RuntimeApiError,
     RuntimeApiUnavailableError,
+    describe_early_reply,
     parse_address,
 )
 
@@ -329,8 +330,7 @@ class LoopRuntimeApiClient:
             return ""
         if response is None:
             return ""
-        detail = response.body[:300].decode("utf-8", "replace")
-        return f" (the Runtime API answered HTTP {response.status}: {detail})"
+        return describe_early_reply(response)
 
     # -- the connection -------------------------------------------------------------------------------
 

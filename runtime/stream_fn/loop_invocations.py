@@ -42,8 +42,7 @@ from stream_fn import faults
 from stream_fn.context import LambdaContext
 from stream_fn.errors import StreamConnectionError
 from stream_fn.event_loop import process_event_loop
-from stream_fn.invocation_scope import InvocationScope, enter_invocation
-from stream_fn.loop import InvocationRunner, _decode_event, _error_report
+from stream_fn.loop import InvocationRunner, _error_report, write_chunks
 from stream_fn.loop_client import LoopRuntimeApiClient
 from stream_fn.runtime_api import RuntimeApiError, RuntimeApiUnavailableError
 
@@ -55,6 +54,7 @@ if TYPE_CHECKING:
 
     from stream_fn.error_reports import ErrorReport
     from stream_fn.runtime_api import InvocationEvent
+    from stream_fn.stream_metrics import StreamMeter
     from stream_fn.streams import ResponseStream
 
 #: A generator handler waits for the socket once this many bytes are queued on its connection.
@@ -85,33 +85,23 @@ class LoopInvocationRunner(InvocationRunner):
         self, invocation: InvocationEvent, client: LoopRuntimeApiClient, deadline: _Deadline
     ) -> None:
         """Invoke the handler for ``invocation`` and report its result or error on ``client``."""
-        request_id = invocation.request_id
-        if not request_id:
-            sys.stderr.write(
-                "stream_fn: skipped an event without Lambda-Runtime-Aws-Request-Id: it cannot be answered\n"
-            )
+        arrived_ns = time.perf_counter_ns() if self._metrics is not None else 0
+        request_id = self._enter(invocation)
+        if request_id is None:
             return
-        enter_invocation(InvocationScope(request_id, invocation.trace_id, invocation.tenant_id))
         try:
-            context = LambdaContext(
-                self._settings,
-                request_id,
-                invocation.deadline_ms,
-                invocation.invoked_function_arn,
-                invocation.client_context,
-                invocation.cognito_identity,
-                invocation.tenant_id,
-            )
-            event = _decode_event(invocation)
+            event, context = self._arguments(invocation, request_id)
         except faults.Fault as error:
-            report = _error_report(error)
-            report.log(self._log, request_id)
-            await self._send_error(client, request_id, report)
+            await self._report_failure(client, request_id, _error_report(error))
             return
         if self._options is None:
             await self._serve_buffered(client, request_id, event, context, deadline)
-        else:
+        elif self._metrics is None:
             await self._serve_streaming(client, request_id, event, context, deadline)
+        else:
+            meter = self._metrics.meter(arrived_ns)
+            await self._serve_streaming(client, request_id, event, context, deadline, meter)
+            self._metrics.emit(meter, request_id)
 
     async def _serve_buffered(
         self,
@@ -137,8 +127,7 @@ class LoopInvocationRunner(InvocationRunner):
         else:
             await self._call(request_id, client.send_response(request_id, body, content_type))
             return
-        report.log(self._log, request_id)
-        await self._send_error(client, request_id, report)
+        await self._report_failure(client, request_id, report)
 
     async def _serve_streaming(
         self,
@@ -147,12 +136,11 @@ class LoopInvocationRunner(InvocationRunner):
         event: Any,
         context: LambdaContext,
         deadline: _Deadline,
+        meter: StreamMeter | None = None,
     ) -> None:
         options = self._options
-        assert options is not None and self._response_stream is not None
-        stream = self._response_stream(client, request_id, self._content_type)
-        if options.http_prelude is not None:
-            stream._set_http_prelude(options.http_prelude)
+        assert options is not None
+        stream = self._open_stream(client, request_id, event, meter)
         report: ErrorReport | None = None
         try:
             if options.generator:
@@ -180,6 +168,13 @@ class LoopInvocationRunner(InvocationRunner):
             await self._call(request_id, client.stream_reply())
         if must_post_error and report is not None:
             await self._send_error(client, request_id, report)
+
+    async def _report_failure(
+        self, client: LoopRuntimeApiClient, request_id: str, report: ErrorReport
+    ) -> None:
+        """Log the invocation's error and post it to ``/error`` (nothing of the response was sent)."""
+        report.log(self._log, request_id)
+        await self._send_error(client, request_id, report)
 
     async def _send_error(self, client: LoopRuntimeApiClient, request_id: str, report: ErrorReport) -> None:
         document = json.dumps(report.document(request_id), ensure_ascii=False).encode()
@@ -218,13 +213,7 @@ async def _write_chunks(chunks: Any, stream: ResponseStream, client: LoopRuntime
     """Write each chunk a generator handler yields; wait for the socket when much is queued."""
     write = stream.write
     if not hasattr(chunks, "__anext__"):
-        try:
-            for chunk in chunks:
-                write(chunk)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+        write_chunks(chunks, write)
         return
     try:
         async for chunk in chunks:

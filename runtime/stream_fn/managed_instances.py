@@ -27,25 +27,20 @@ Start-up is :func:`stream_fn.loop.main`'s, with what Managed Instances change:
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 
 from stream_fn import faults, logs
 from stream_fn.concurrency import ConcurrencySettings, read_concurrency_settings
 from stream_fn.decorator import is_async_function
-from stream_fn.handler_loader import load_handler
 from stream_fn.invocation_scope import use_concurrent_invocations
 from stream_fn.log_output import LogSettings
 from stream_fn.loop import (
-    HANDLER_VARIABLE,
-    RUNTIME_API_VARIABLE,
-    UNHANDLED_INIT_WARNING,
     USER_AGENT,
     InvocationRunner,
-    _error_report,
+    handler_from_environment,
+    report_init_error,
+    runtime_api_client,
 )
-from stream_fn.runtime_api import RuntimeApiClient, RuntimeApiError, RuntimeApiUnavailableError, parse_address
 from stream_fn.sys_path import use_stock_sys_path
 
 TYPE_CHECKING = False
@@ -53,21 +48,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from stream_fn.runtime_api import RuntimeApiClient
+
 
 def main() -> int:
     """Run the runtime on Lambda Managed Instances until the Runtime API goes away; the exit status."""
     environ = os.environ
-    address = environ.get(RUNTIME_API_VARIABLE)
-    if not address:
-        sys.stderr.write(
-            f"stream_fn: {RUNTIME_API_VARIABLE} is not set. The runtime is started by Lambda (or by "
-            "`cdk-stream-fn serve`), which sets it to the host:port of the Runtime API.\n"
-        )
-        return 2
-    try:
-        parse_address(address)
-    except ValueError as error:
-        sys.stderr.write(f"stream_fn: {error}\n")
+    client = runtime_api_client(environ, reconnect=False)
+    if client is None:
         return 2
     settings_error: ValueError | None = None
     try:
@@ -78,18 +66,22 @@ def main() -> int:
         from stream_fn.worker_processes import preload_runtime, run_worker_processes
 
         preload_runtime()
+        # Each worker gets its own copy of the client, which has no connection yet.
         return run_worker_processes(
-            settings.slots, settings.log_socket, lambda: _start(address, settings, None, in_process=False)
+            settings.slots, settings.log_socket, lambda: _start(client, settings, None, in_process=False)
         )
-    return _start(address, settings, settings_error, in_process=True)
+    return _start(client, settings, settings_error, in_process=True)
 
 
 def _start(
-    address: str, settings: ConcurrencySettings, settings_error: ValueError | None, *, in_process: bool
+    client: RuntimeApiClient,
+    settings: ConcurrencySettings,
+    settings_error: ValueError | None,
+    *,
+    in_process: bool,
 ) -> int:
     """Start up (sys.path, logs, the handler) and serve the slots, in this process or as one worker."""
     environ = os.environ
-    client = RuntimeApiClient(address, USER_AGENT, reconnect_delays=())
     use_stock_sys_path(environ)
     try:
         level = logs.read_log_settings(environ).level
@@ -101,23 +93,13 @@ def _start(
     try:
         if settings_error is not None:
             raise faults.Fault(faults.INVALID_ENVIRONMENT, str(settings_error))
-        handler = _handler(environ)
+        handler = handler_from_environment(environ)
         serve = _server(handler, client, log, settings, in_process=in_process)
     except KeyboardInterrupt:
         raise
     except BaseException as error:  # noqa: BLE001 - any failure at init is reported, SystemExit included
-        return _report_init_error(client, log, error)
+        return report_init_error(client, log, error, concurrent=True)
     return serve()
-
-
-def _handler(environ: Any) -> Callable[..., Any]:
-    name = environ.get(HANDLER_VARIABLE)
-    if not name:
-        raise faults.Fault(
-            faults.MALFORMED_HANDLER_NAME,
-            f"{HANDLER_VARIABLE} is not set: set it to the handler, e.g. app.handler or package/module.handler",
-        )
-    return load_handler(name)
 
 
 def _server(
@@ -149,23 +131,3 @@ def _server(
 
     InvocationRunner(handler, client, log)  # the handler's options are checked now, at init
     return lambda: serve_on_threads(handler, log, settings.slots, address, USER_AGENT)
-
-
-def _report_init_error(client: RuntimeApiClient, log: logs.LambdaLog, error: BaseException) -> int:
-    import logging
-
-    report = _error_report(error)
-    logging.getLogger().warning(UNHANDLED_INIT_WARNING)
-    report.log(log)
-    try:
-        client.post_init_error(
-            json.dumps(report.document(), ensure_ascii=False).encode(), report.header_type()
-        )
-    except RuntimeApiError as post_error:
-        if post_error.status == 403:
-            sys.stderr.write("stream_fn: another worker has reported the init error already\n")
-        else:
-            sys.stderr.write(f"stream_fn: could not report the init error: {post_error}\n")
-    except RuntimeApiUnavailableError as post_error:
-        sys.stderr.write(f"stream_fn: could not report the init error: {post_error}\n")
-    return 1

@@ -11,7 +11,7 @@ that says what was wrong, as the blocking client raises it.
 
 from __future__ import annotations
 
-from stream_fn.runtime_api import Response, RuntimeApiUnavailableError
+from stream_fn.runtime_api import Response, RuntimeApiUnavailableError, parse_chunk_size, parse_reply_head
 
 MAX_HEAD_BYTES = 65536
 MAX_CHUNK_LINE_BYTES = 1024
@@ -113,28 +113,14 @@ class ReplyParser:
                     else "the Runtime API closed the connection in the middle of a reply head"
                 )
             return False
-        head = bytes(self._buffer[:end]).decode("latin-1")
+        head = bytes(self._buffer[:end])
         del self._buffer[: end + 4]
-        status_line, _, field_block = head.partition("\r\n")
-        version, _, rest = status_line.partition(" ")
-        status = rest[:3]
-        if not version.startswith("HTTP/1.") or not status.isdigit():
-            raise RuntimeApiUnavailableError(
-                f"the Runtime API sent an invalid status line {status_line[:100]!r}"
-            )
-        headers: dict[str, str] = {}
-        for line in field_block.split("\r\n") if field_block else ():
-            name, separator, value = line.partition(":")
-            if separator:
-                key = name.strip().lower()
-                value = value.strip()
-                headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        code = int(status)
+        code, headers, keep_alive = parse_reply_head(head)
         if code < 200:
             return True  # an interim reply: the real one follows
         self._status = code
         self._headers = headers
-        self._keep_alive = version != "HTTP/1.0" and "close" not in headers.get("connection", "").lower()
+        self._keep_alive = keep_alive
         self._body = []
         if code in (204, 304):
             self._state, self._remaining = _LENGTH, 0
@@ -150,11 +136,7 @@ class ReplyParser:
         return True
 
     def _start_chunk(self, line: bytes) -> None:
-        size_text = line.split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise RuntimeApiUnavailableError(f"invalid chunk size {size_text[:20]!r} in a reply") from None
+        size = parse_chunk_size(line)
         if size == 0:
             self._state = _TRAILERS
         else:

@@ -159,11 +159,9 @@ class Connection:
     def read_response(self) -> Response:
         """Read one complete reply (skipping interim 1xx replies)."""
         while True:
-            status, headers, http10 = self._read_head()
+            status, headers, keep_alive = parse_reply_head(self._read_line_block(b"\r\n\r\n", _MAX_HEAD_SIZE))
             if status >= 200:
                 break
-        connection_tokens = headers.get("connection", "").lower()
-        keep_alive = not http10 and "close" not in connection_tokens
         if status in (204, 304):
             body = b""
         elif "chunked" in headers.get("transfer-encoding", "").lower():
@@ -203,24 +201,6 @@ class Connection:
             if not self._fill():
                 raise RuntimeApiUnavailableError("the Runtime API closed the connection before replying")
 
-    def _read_head(self) -> tuple[int, dict[str, str], bool]:
-        head = self._read_line_block(b"\r\n\r\n", _MAX_HEAD_SIZE).decode("latin-1")
-        status_line, _, field_block = head.partition("\r\n")
-        version, _, rest = status_line.partition(" ")
-        status = rest[:3]
-        if not version.startswith("HTTP/1.") or not status.isdigit():
-            raise RuntimeApiUnavailableError(
-                f"the Runtime API sent an invalid status line {status_line[:100]!r}"
-            )
-        headers: dict[str, str] = {}
-        for line in field_block.split("\r\n"):
-            name, separator, value = line.partition(":")
-            if separator:
-                key = name.strip().lower()
-                value = value.strip()
-                headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        return int(status), headers, version == "HTTP/1.0"
-
     def _read_exactly(self, length: int) -> bytes:
         if len(self._buffer) >= length:
             body = bytes(self._buffer[:length])
@@ -243,14 +223,7 @@ class Connection:
     def _read_chunked_body(self) -> bytes:
         parts: list[bytes] = []
         while True:
-            size_line = self._read_line_block(b"\r\n", 1024)
-            size_text = size_line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise RuntimeApiUnavailableError(
-                    f"invalid chunk size {size_text[:20]!r} in a reply"
-                ) from None
+            size = parse_chunk_size(self._read_line_block(b"\r\n", 1024))
             if size == 0:
                 while self._read_line_block(b"\r\n", _MAX_HEAD_SIZE):
                     pass  # trailer fields of a reply carry nothing the runtime needs
@@ -265,6 +238,42 @@ class Connection:
         body = bytes(self._buffer)
         self._buffer.clear()
         return body
+
+
+def parse_reply_head(head: bytes) -> tuple[int, dict[str, str], bool]:
+    """A reply head (without the empty line that ends it): its status, its header fields with lower-cased
+    names (repeated fields joined with ", ") and whether the connection stays open after the reply.
+
+    Shared by the blocking client and :class:`stream_fn.reply_parser.ReplyParser`, so both read a head alike.
+    """
+    status_line, _, field_block = head.decode("latin-1").partition("\r\n")
+    version, _, rest = status_line.partition(" ")
+    status = rest[:3]
+    if not version.startswith("HTTP/1.") or not status.isdigit():
+        raise RuntimeApiUnavailableError(f"the Runtime API sent an invalid status line {status_line[:100]!r}")
+    headers: dict[str, str] = {}
+    for line in field_block.split("\r\n"):
+        name, separator, value = line.partition(":")
+        if separator:
+            key = name.strip().lower()
+            value = value.strip()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    keep_alive = version != "HTTP/1.0" and "close" not in headers.get("connection", "").lower()
+    return int(status), headers, keep_alive
+
+
+def parse_chunk_size(line: bytes) -> int:
+    """The size of a reply's chunk from its size line (extensions ignored)."""
+    size_text = line.split(b";", 1)[0].strip()
+    try:
+        return int(size_text, 16)
+    except ValueError:
+        raise RuntimeApiUnavailableError(f"invalid chunk size {size_text[:20]!r} in a reply") from None
+
+
+def describe_early_reply(response: Response) -> str:
+    """How a send failure's message names the reply the Runtime API sent before it closed the connection."""
+    return f" (the Runtime API answered HTTP {response.status}: {response.body[:300].decode('utf-8', 'replace')})"
 
 
 def _connect(host: str, port: int) -> _socket.socket:
@@ -614,4 +623,4 @@ def _early_reply(connection: Connection) -> str:
         response = connection.read_response()
     except (OSError, RuntimeApiUnavailableError):
         return ""
-    return f" (the Runtime API answered HTTP {response.status}: {response.body[:300].decode('utf-8', 'replace')})"
+    return describe_early_reply(response)

@@ -60,7 +60,13 @@ import _thread
 import threading
 import time
 
-from stream_fn.decorator import STREAMING_MARK, _check_parameters, _code_flags, streamify_response
+from stream_fn.decorator import (
+    STREAMING_MARK,
+    _check_parameters,
+    _is_generator_function,
+    is_async_function,
+    streamify_response,
+)
 from stream_fn.errors import (
     InvalidEventError,
     InvalidMetadataError,
@@ -128,8 +134,6 @@ DEADLINE_EVENT = ServerSentEvent("", event="deadline")
 """The final event at the deadline: ``event: deadline`` with empty data, told apart from a cut stream."""
 
 _HEAD_HEADERS = {"content-type": MEDIA_TYPE, "cache-control": "no-cache", "x-accel-buffering": "no"}
-_CO_GENERATOR = 0x20
-_CO_ASYNC_GENERATOR = 0x200
 
 
 def last_event_id(event: Any) -> str | None:
@@ -498,8 +502,7 @@ def sse_response(  # type: ignore[no-redef]
     options = EventStreamOptions(heartbeat, deadline_margin, deadline_event, retry, headers, cookies)
 
     def wrap(generator: GeneratorFunction) -> Callable[[Any, ResponseStream, Any], Any]:
-        flags = _code_flags(generator)
-        if not flags & (_CO_GENERATOR | _CO_ASYNC_GENERATOR) or getattr(generator, STREAMING_MARK, None):
+        if not _is_generator_function(generator) or getattr(generator, STREAMING_MARK, None):
             raise TypeError(
                 f"@sse_response needs a generator or async generator taking (event, context), got "
                 f"{getattr(generator, '__qualname__', repr(generator))}; for a handler that writes itself "
@@ -507,7 +510,7 @@ def sse_response(  # type: ignore[no-redef]
             )
         _check_parameters(generator, 2)
         run: Callable[[Any, ResponseStream, Any], Any]
-        if flags & _CO_ASYNC_GENERATOR:
+        if is_async_function(generator):  # a generator that is async: an async generator
 
             async def run(event: Any, response_stream: ResponseStream, context: Any) -> None:
                 events = ServerSentEvents(response_stream, event, context, _options=options)

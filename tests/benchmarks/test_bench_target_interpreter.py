@@ -18,7 +18,7 @@ import pytest
 from platform_support import unavailable
 
 from benchmarks import measure_runtime
-from benchmarks.deployed_layer import PACKAGE_DIR, WRAPPER_NAME, bytecode_in, bytecode_written, remove_layer
+from benchmarks.deployed_layer import PACKAGE_DIR, bytecode_in, bytecode_written, remove_layer
 from benchmarks.in_root import InRootProcess, InRootRuntime
 from benchmarks.references import awslambdaric_version
 from benchmarks.runtimes import AWSLAMBDARIC, STREAM_FN, stream_fn_wrapper
@@ -32,6 +32,7 @@ from benchmarks.target_interpreter import (
     remove_target_layers,
     target_runtimes,
 )
+from cdk_stream_fn.contract import WRAPPER_NAME
 from cdk_stream_fn.platform_roots.launch import sandbox_command
 
 # Staging the layer starts a jsii kernel in a child process; installing awslambdaric for cp314 runs pip.

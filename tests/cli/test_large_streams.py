@@ -6,10 +6,8 @@ import http.client
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
+from emulator.harness import lambda_client
 
 from .serve_process import REPO, ServeProcess
 
@@ -72,12 +70,7 @@ def test_201_mb_is_cut_at_200_and_reported(serve: ServeProcess) -> None:
     assert (received, complete) == (CAP, False)
     assert "Function.ResponseSizeTooLarge" in serve.stderr()
 
-    client = boto3.client(
-        "lambda",
-        endpoint_url=serve.api,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}, read_timeout=60),
-    )
+    client = lambda_client(serve.api)
     streamed = 0
     complete_event = None
     for event in client.invoke_with_response_stream(

@@ -7,13 +7,18 @@ answers with h11's client role: it is the protocol contract, not a stand-in for 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import socket
 import threading
+import time
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import h11
+
+if TYPE_CHECKING:
+    from cdk_stream_fn.emulator.sandboxes.invocation import Invocation
 
 T = TypeVar("T")
 
@@ -174,11 +179,19 @@ class ServedEmulator:
     def endpoint(self) -> str:
         return self.emulator.api_endpoint
 
+    def warm_all(self, timeout: float = 60) -> None:
+        """Start a runtime for every function now, all at once, so no test pays a cold start."""
+
+        async def warm() -> None:
+            await asyncio.gather(
+                *(pool.warm() for pool in self.emulator.pools.values()), return_exceptions=True
+            )
+
+        self.loop.run(warm(), timeout=timeout)
+
     def lines_of(self, name: str, until: str, timeout: float = 10) -> list[str]:
         """The output lines of function `name` once one of them contains `until` (the runtime's output
         reaches the log sink through its pipes, which may be read after the response was answered)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             lines = [line for function, line in self.log_lines if function == name]
@@ -203,9 +216,68 @@ class ServedEmulator:
             self.loop.close()
 
 
+def lambda_client(endpoint: str, read_timeout: float = 60) -> Any:
+    """boto3's Lambda client against an emulator's Lambda API: unsigned (nothing may reach AWS), no retries."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    return boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}, read_timeout=read_timeout),
+    )
+
+
+async def outcome(invocation: Invocation) -> tuple[Any, bytes]:
+    """(head, body) of an emulator invocation's response, or (InvocationFailed, b"")."""
+    from cdk_stream_fn.emulator.sandboxes.invocation import InvocationFailed
+
+    try:
+        head = await invocation.head()
+    except InvocationFailed as failed:
+        return failed, b""
+    return head, await invocation.read_all()
+
+
+def read_blocks(
+    port: int,
+    path: str,
+    *,
+    separator: bytes = b"\n\n",
+    method: str = "GET",
+    body: bytes | None = None,
+    timeout: float = 120,
+) -> tuple[http.client.HTTPResponse, list[tuple[float, str]]]:
+    """Send a request to a function URL on this machine and read the response's `separator`-ended blocks
+    (server-sent events by default) as they arrive, each with the seconds from the request to the arrival
+    of its last byte, so a test can tell blocks produced apart from blocks delivered together at the end."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        started = time.monotonic()
+        connection.request(
+            method, path, body=body, headers={"content-type": "application/json"} if body else {}
+        )
+        response = connection.getresponse()
+        blocks: list[tuple[float, str]] = []
+        pending = b""
+        while chunk := response.read1(65536):
+            pending += chunk
+            *complete, pending = pending.split(separator)
+            blocks += [(time.monotonic() - started, block.decode()) for block in complete]
+    finally:
+        connection.close()
+    return response, blocks
+
+
+def event_data(block: str) -> Any:
+    """The JSON `data:` of one server-sent event."""
+    return json.loads(block.split("data: ", 1)[1])
+
+
 def wait_for_log(caplog: Any, text: str, timeout: float = 10) -> str:
     """The captured log once it contains `text` (servers log a request just after its last byte went out)."""
-    import time
 
     deadline = time.monotonic() + timeout
     while text not in caplog.text and time.monotonic() < deadline:

@@ -8,18 +8,14 @@ import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 
 from cdk_stream_fn.emulator.sandboxes.config import CorsSettings, FunctionConfig
 from cdk_stream_fn.emulator.sandboxes.runtime_api import RuntimeApiServer
 
-from .harness import LoopThread, RawRuntime, ServedEmulator
+from .harness import LoopThread, RawRuntime, ServedEmulator, lambda_client
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -71,15 +67,6 @@ def raw_exchange(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]
         while len(body) < int(headers.get("content-length", "0")):
             body += sock.recv(65536)
     return lines[0], headers, body
-
-
-def lambda_client(endpoint: str) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}),
-    )
 
 
 # -- Host names (DNS rebinding) --------------------------------------------------------------------

@@ -11,16 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cdk_stream_fn.emulator.front_doors import lambda_api
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
-from .harness import ServedEmulator, wait_for_log
+from .harness import ServedEmulator, lambda_client, wait_for_log
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -49,12 +46,7 @@ def served() -> Iterator[ServedEmulator]:
 
 @pytest.fixture(scope="module")
 def client(served: ServedEmulator) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=served.endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}, read_timeout=30),
-    )
+    return lambda_client(served.endpoint, read_timeout=30)
 
 
 def events(response: dict) -> list[dict]:

@@ -26,7 +26,7 @@ from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvocationFailed
 from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
 
-from .harness import ServedEmulator
+from .harness import ServedEmulator, outcome
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -73,15 +73,6 @@ class Collected:
             if isinstance(record, dict) and "message" in record:
                 found.append(record)
         return found
-
-
-async def outcome(invocation: Invocation) -> tuple[Any, bytes]:
-    """(head, body) of a response, or (InvocationFailed, b"")."""
-    try:
-        head = await invocation.head()
-    except InvocationFailed as failed:
-        return failed, b""
-    return head, await invocation.read_all()
 
 
 async def run_batch(pool: FunctionPool, events: list[dict[str, Any]]) -> list[tuple[Invocation, Any, bytes]]:

@@ -11,17 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 
 from cdk_stream_fn.contract import MB
 from cdk_stream_fn.emulator.sandboxes import memory
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
-from .harness import LoopThread, ServedEmulator
+from .harness import LoopThread, ServedEmulator, lambda_client
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -122,12 +119,7 @@ def served() -> Iterator[ServedEmulator]:
 
 @pytest.fixture(scope="module")
 def client(served: ServedEmulator) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=served.endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}, read_timeout=40),
-    )
+    return lambda_client(served.endpoint, read_timeout=40)
 
 
 def test_a_function_over_its_memory_ends_with_runtime_out_of_memory(

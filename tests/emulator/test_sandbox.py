@@ -16,6 +16,8 @@ from cdk_stream_fn.emulator.sandboxes.invocation import Invocation, InvocationFa
 from cdk_stream_fn.emulator.sandboxes.pool import FunctionPool
 from cdk_stream_fn.emulator.sandboxes.sandbox import Sandbox
 
+from .harness import outcome
+
 pytestmark = pytest.mark.timeout(60)
 
 FUNCTIONS = Path(__file__).parent / "functions"
@@ -26,15 +28,6 @@ def config(handler: str, **overrides: object) -> FunctionConfig:
     settings: dict = {"name": "fn", "handler": handler, "code_dir": FUNCTIONS, "timeout_seconds": 10}
     settings.update(overrides)
     return FunctionConfig(**settings)
-
-
-async def outcome(invocation: Invocation) -> tuple[object, bytes]:
-    """(head, body) of a response, or (InvocationFailed, b"")."""
-    try:
-        head = await invocation.head()
-    except InvocationFailed as failed:
-        return failed, b""
-    return head, await invocation.read_all()
 
 
 def run(coroutine_function, *args):

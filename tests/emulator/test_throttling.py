@@ -7,16 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
-from .harness import ServedEmulator
+from .harness import ServedEmulator, lambda_client
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -45,12 +42,7 @@ def served() -> Iterator[ServedEmulator]:
 
 @pytest.fixture(scope="module")
 def client(served: ServedEmulator) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=served.endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}, read_timeout=30),
-    )
+    return lambda_client(served.endpoint, read_timeout=30)
 
 
 def start_slow_request(

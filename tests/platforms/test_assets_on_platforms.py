@@ -15,14 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator.harness import ServedEmulator
+from emulator.harness import ServedEmulator, event_data, read_blocks
 
 from cdk_stream_fn.emulator.app.assembly import read_assembly
 from cdk_stream_fn.emulator.app.synth import synthesize
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
 from .conftest import PLATFORMS, TIMEOUT_SECONDS, platform_root
-from .streams import event_data, read_blocks
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -186,6 +186,18 @@ def source_tree_without_bytecode(destination: Path) -> Path:
     return destination
 
 
+def build_wheel(source: Path, out_dir: Path, **environment: str) -> subprocess.CompletedProcess[str]:
+    """`uv build --wheel` of `source` with this interpreter (never one uv downloads), `environment` added."""
+    return subprocess.run(
+        [str(UV), "build", "--wheel", "--python", sys.executable, "--out-dir", str(out_dir), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, **environment, "UV_PYTHON_DOWNLOADS": "never"},
+    )
+
+
 @pytest.mark.slow
 def test_a_wheel_built_from_a_fresh_clone_compiles_the_same_bytecode(tmp_path: Path) -> None:
     """The build hook compiles the archive where a clone has none, and gets the checkout's bytes: the
@@ -193,23 +205,7 @@ def test_a_wheel_built_from_a_fresh_clone_compiles_the_same_bytecode(tmp_path: P
     import zipfile
 
     clone = source_tree_without_bytecode(tmp_path / "clone")
-    result = subprocess.run(
-        [
-            str(UV),
-            "build",
-            "--wheel",
-            "--python",
-            sys.executable,
-            "--out-dir",
-            str(tmp_path / "dist"),
-            str(clone),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
-    )
+    result = build_wheel(clone, tmp_path / "dist")
     assert result.returncode == 0, result.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("cdk_stream_fn-*.whl")
     with zipfile.ZipFile(wheel) as archive:
@@ -224,23 +220,7 @@ def test_a_wheel_cannot_be_built_without_its_bytecode(tmp_path: Path) -> None:
     clone = source_tree_without_bytecode(tmp_path / "clone")
     tools = tmp_path / "bin"  # a PATH without bubblewrap
     tools.mkdir()
-    result = subprocess.run(
-        [
-            str(UV),
-            "build",
-            "--wheel",
-            "--python",
-            sys.executable,
-            "--out-dir",
-            str(tmp_path / "dist"),
-            str(clone),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "PATH": str(tools), "UV_PYTHON_DOWNLOADS": "never"},
-    )
+    result = build_wheel(clone, tmp_path / "dist", PATH=str(tools))
     assert result.returncode != 0
     assert "must carry the runtime layer's bytecode" in result.stderr
     assert "bubblewrap is not installed" in result.stderr

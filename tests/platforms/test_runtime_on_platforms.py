@@ -12,11 +12,9 @@ import json
 import re
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
+from emulator import harness
 
 from .conftest import NATIVE, PLATFORMS, ServeStyles
 
@@ -35,12 +33,7 @@ def expected_where(platform: str) -> re.Pattern[str]:
 
 
 def lambda_client(endpoint: str) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}, read_timeout=120),
-    )
+    return harness.lambda_client(endpoint, read_timeout=120)
 
 
 def stream_events(endpoint: str, name: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ processes that log through the socket Lambda names. End-to-end concurrency is in
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
@@ -209,3 +210,30 @@ def test_a_context_variable_an_invocation_sets_does_not_reach_the_next_one_on_it
     answers = [json.loads(fake_api.invoke({}).body) for _ in range(3)]
 
     assert answers == [{"seen": None}] * 3
+
+
+@pytest.mark.parametrize("handler", ["steps.streamed_compressed", "steps.streamed_async_compressed"])
+def test_streams_are_compressed_and_measured_on_threads_and_on_the_event_loop(
+    handler: str, fake_api: FakeRuntimeApi, start_runtime: StartRuntime
+) -> None:
+    runtime = start_runtime(handler, STREAM_FN_METRICS="emf", **managed(2))
+    event = {
+        "version": "2.0",
+        "rawPath": "/",
+        "headers": {"accept-encoding": "gzip"},
+        "requestContext": {"http": {"method": "GET", "path": "/"}},
+        "steps": [
+            ["http", {"statusCode": 200, "headers": {"content-type": "text/html"}}],
+            ["write", "<p>hi</p>"],
+        ],
+    }
+
+    answer = fake_api.invoke(event)
+    fake_api.wait_for_next_calls(3)  # the record is written before the slot asks again
+    stdout, _ = runtime.stop()
+
+    assert json.loads(answer.chunks[0])["headers"]["content-encoding"] == "gzip"
+    assert gzip.decompress(b"".join(answer.chunks[2:])) == b"<p>hi</p>"
+    (record,) = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"')]
+    assert record["requestId"] == answer.target.split("/")[-2]
+    assert record["BodyBytes"] == len(b"<p>hi</p>") and record["contentEncoding"] == "gzip"

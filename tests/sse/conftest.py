@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,14 +51,8 @@ def served() -> Iterator[ServedEmulator]:
             for name, (handler, timeout) in SSE_FUNCTIONS.items()
         ]
     )
-
-    async def warm_all() -> None:
-        await asyncio.gather(
-            *(pool.warm() for pool in emulator.emulator.pools.values()), return_exceptions=True
-        )
-
     try:
-        emulator.loop.run(warm_all(), timeout=60)
+        emulator.warm_all()
         yield emulator
     finally:
         emulator.close()

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import http.client
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore import UNSIGNED
-from botocore.config import Config
-from emulator.harness import ServedEmulator
+from emulator import harness
+from emulator.harness import ServedEmulator, read_blocks
 
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
 
@@ -42,14 +38,8 @@ def function_configs() -> list[FunctionConfig]:
 def served() -> Iterator[ServedEmulator]:
     """Every app behind its own function URL, warmed up front (in parallel) so no test pays a cold start."""
     emulator = ServedEmulator(function_configs())
-
-    async def warm_all() -> None:
-        await asyncio.gather(
-            *(pool.warm() for pool in emulator.emulator.pools.values()), return_exceptions=True
-        )
-
     try:
-        emulator.loop.run(warm_all(), timeout=60)
+        emulator.warm_all()
         yield emulator
     finally:
         emulator.close()
@@ -58,12 +48,7 @@ def served() -> Iterator[ServedEmulator]:
 @pytest.fixture(scope="package")
 def lambda_client(served: ServedEmulator) -> Any:
     """boto3's Lambda client against the emulator's Lambda API (unsigned: nothing may reach AWS)."""
-    return boto3.client(
-        "lambda",
-        endpoint_url=served.endpoint,
-        region_name="us-east-1",
-        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}, read_timeout=30),
-    )
+    return harness.lambda_client(served.endpoint, read_timeout=30)
 
 
 def logs_of(served: ServedEmulator, function: str) -> list[str]:
@@ -86,28 +71,5 @@ def wait_for_log(served: ServedEmulator, function: str, text: str, timeout: floa
 
 
 def read_event_stream(port: int, path: str) -> tuple[http.client.HTTPResponse, list[tuple[float, str]]]:
-    """GET ``path`` and read its server-sent events as they arrive.
-
-    Returns the response and each complete event's text with the seconds from the request to the
-    moment the event's last byte arrived, so a test can tell events produced apart from events
-    delivered together at the end.
-    """
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    try:
-        connection.request("GET", path)
-        started = time.monotonic()
-        response = connection.getresponse()
-        events: list[tuple[float, str]] = []
-        pending = b""
-        while chunk := response.read1(65536):
-            pending += chunk
-            *complete, pending = pending.split(b"\n\n")
-            events += [(time.monotonic() - started, block.decode()) for block in complete]
-    finally:
-        connection.close()
-    return response, events
-
-
-def event_data(event: str) -> Any:
-    """The JSON ``data:`` of one server-sent event's text."""
-    return json.loads(event.split("data: ", 1)[1])
+    """GET ``path`` and read its server-sent events as they arrive, each with the seconds to its arrival."""
+    return read_blocks(port, path, timeout=20)

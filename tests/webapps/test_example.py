@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from emulator.harness import ServedEmulator
+from emulator.harness import ServedEmulator, event_data
 
-from .conftest import event_data, read_event_stream
+from .conftest import read_event_stream
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,9 +7,9 @@ import json
 
 import httpx
 import pytest
-from emulator.harness import ServedEmulator
+from emulator.harness import ServedEmulator, event_data
 
-from .conftest import event_data, logged, read_event_stream, wait_for_log
+from .conftest import logged, read_event_stream, wait_for_log
 
 pytestmark = pytest.mark.timeout(60)
 

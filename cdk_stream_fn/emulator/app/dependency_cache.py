@@ -31,13 +31,18 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdk_stream_fn.dependencies import LambdaPlatform, Requirements, pip_install_command
+from cdk_stream_fn.dependencies import (
+    QUIET_PIP,
+    LambdaPlatform,
+    Requirements,
+    pip_install_command,
+    pip_wheels_command,
+)
 
 CACHE_VARIABLE = "CDK_STREAM_FN_DEPENDENCIES_CACHE"
 LAYOUT_VERSION = 1
@@ -96,7 +101,6 @@ class InstallTarget:
     lambda_platform: LambdaPlatform | None = None
 
     def pip_command(self, requirements: Requirements, target: Path) -> list[str]:
-        quiet = ["--disable-pip-version-check", "--no-input", "--quiet"]
         if self.lambda_platform is not None:
             return pip_install_command(requirements, target, self.lambda_platform)
         if self.own_pip and self.interpreter is not None:
@@ -107,24 +111,10 @@ class InstallTarget:
                 "install",
                 "--target",
                 str(target),
-                *quiet,
+                *QUIET_PIP,
                 *requirements.pip_arguments(),
             ]
-        return [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--target",
-            str(target),
-            "--python-version",
-            self.python_version,
-            "--implementation",
-            "cp",
-            "--only-binary=:all:",
-            *quiet,
-            *requirements.pip_arguments(),
-        ]
+        return pip_wheels_command(requirements, target, self.python_version)
 
 
 @dataclass(frozen=True)

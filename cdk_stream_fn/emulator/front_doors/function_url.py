@@ -54,7 +54,7 @@ from cdk_stream_fn.emulator.front_doors import cors
 from cdk_stream_fn.emulator.front_doors.iam_auth import SignatureCheck
 from cdk_stream_fn.emulator.front_doors.prelude import Prelude, PreludeDecoder, PreludeError
 from cdk_stream_fn.emulator.front_doors.url_event import build_url_event
-from cdk_stream_fn.emulator.http.admission import HostCheck, Refusal, cross_origin
+from cdk_stream_fn.emulator.http.admission import Refusal, cross_origin
 from cdk_stream_fn.emulator.http.connection import (
     BodyTooLarge,
     ClientGone,
@@ -123,16 +123,16 @@ class FunctionUrlServer:
         settings: ServerSettings | None = None,
     ) -> None:
         self.pool = pool
-        self.allowed_hosts = allowed_hosts
         self._signatures = signatures
-        self._hosts = HostCheck("127.0.0.1", 0)
         self._http = HttpServer(
-            name=f"{self.config.name} URL", serve=self._serve, settings=settings or ServerSettings()
+            name=f"{self.config.name} URL",
+            serve=self._serve,
+            settings=settings or ServerSettings(),
+            allowed_hosts=allowed_hosts,
         )
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> FunctionUrlServer:
         await self._http.start(host, port)
-        self._hosts = HostCheck(host, self.port, self.allowed_hosts)
         return self
 
     @property
@@ -175,7 +175,7 @@ class FunctionUrlServer:
             )
             await self._refuse(conn, not_a_proxy, [("allow", _ALLOW)], close=True)
             return None
-        refusal = self._hosts.refusal(headers, request.http_version, authority=target.authority)
+        refusal = self._http.hosts.refusal(headers, request.http_version, authority=target.authority)
         if refusal is not None:
             log.warning("%s: %s %s refused: %s", self.config.name, method, request.target, refusal.message)
             await self._refuse(conn, refusal, close=True)

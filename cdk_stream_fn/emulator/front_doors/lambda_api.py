@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, unquote
 
 from cdk_stream_fn.emulator import limits
 from cdk_stream_fn.emulator.front_doors import event_stream
-from cdk_stream_fn.emulator.http.admission import HostCheck, browser_site
+from cdk_stream_fn.emulator.http.admission import browser_site
 from cdk_stream_fn.emulator.http.connection import (
     BodyTooLarge,
     ClientGone,
@@ -98,14 +98,16 @@ class LambdaApiServer:
     ) -> None:
         self.pools = dict(pools)
         self.region = region
-        self.allowed_hosts = allowed_hosts
-        self._hosts = HostCheck("127.0.0.1", 0)
-        self._http = HttpServer(name="Lambda API", serve=self._serve, settings=settings or ServerSettings())
+        self._http = HttpServer(
+            name="Lambda API",
+            serve=self._serve,
+            settings=settings or ServerSettings(),
+            allowed_hosts=allowed_hosts,
+        )
         self._background: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> LambdaApiServer:
         await self._http.start(host, port)
-        self._hosts = HostCheck(host, self.port, self.allowed_hosts)
         return self
 
     @property
@@ -135,7 +137,7 @@ class LambdaApiServer:
         """Answer one request (a streamed one ends cleanly even when the function fails: the error
         travels in `InvokeComplete`); raise `ApiError` for a request the API refuses."""
         target = parse_target(request.method, request.target)
-        refusal = self._hosts.refusal(request.headers, request.http_version, authority=target.authority)
+        refusal = self._http.hosts.refusal(request.headers, request.http_version, authority=target.authority)
         if refusal is not None:
             log.warning("Lambda API: %s %s refused: %s", request.method, request.target, refusal.message)
             raise ApiError(refusal.status, refusal.code, refusal.message)

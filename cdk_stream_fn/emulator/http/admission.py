@@ -150,19 +150,14 @@ class HostCheck:
 def browser_site(headers: Headers) -> str | None:
     """How a browser marked this request: `Origin: <value>` or `Sec-Fetch-Site: <value>` for a request
     that another page (or site) made, or None for a request no browser page made."""
-    for name, value in headers:
-        if name == b"origin":
-            return f"Origin: {value.decode('latin-1')}"
-    for name, value in headers:
-        if name == b"sec-fetch-site" and value.decode("latin-1").strip().lower() in CROSS_SITE_FETCHES:
-            return f"Sec-Fetch-Site: {value.decode('latin-1')}"
-    return None
+    return cross_origin(headers, None)
 
 
-def cross_origin(headers: Headers, own_origin: str) -> str | None:
+def cross_origin(headers: Headers, own_origin: str | None) -> str | None:
     """Like `browser_site`, but a page of `own_origin` (`http://host:port`) calling its own server passes."""
+    own = None if own_origin is None else own_origin.lower()
     for name, value in headers:
-        if name == b"origin" and value.decode("latin-1").strip().lower() != own_origin.lower():
+        if name == b"origin" and value.decode("latin-1").strip().lower() != own:
             return f"Origin: {value.decode('latin-1')}"
     for name, value in headers:
         if name == b"sec-fetch-site" and value.decode("latin-1").strip().lower() in CROSS_SITE_FETCHES:

@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
+from cdk_stream_fn.emulator.http.admission import HostCheck
 from cdk_stream_fn.emulator.http.connection import (
     BadRequest,
     ClientGone,
@@ -43,7 +44,8 @@ class HttpServer:
     `serve`: a coroutine run for each connection (errors it raises become 400/408/500 answers);
     `attach`: a callback given each new connection, which then handles its `on_input` itself.
     `settings` default to `ServerSettings.unbounded()`: no timeouts and no cap, which suits only a server
-    whose clients are the emulator's own runtime processes.
+    whose clients are the emulator's own runtime processes. `allowed_hosts`: Host names its `hosts` accept
+    besides the loopback names and the address it listens on.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class HttpServer:
         serve: Handler | None = None,
         attach: Callable[[HttpConnection], object] | None = None,
         settings: ServerSettings | None = None,
+        allowed_hosts: tuple[str, ...] = (),
     ) -> None:
         if (serve is None) == (attach is None):
             raise ValueError("give exactly one of serve and attach")
@@ -60,6 +63,8 @@ class HttpServer:
         self._attach = attach
         self.name = name
         self.settings = settings or ServerSettings.unbounded()
+        self.allowed_hosts = allowed_hosts
+        self._hosts: HostCheck | None = None
         self._listener = Listener(name, on_accept=self._accepted)
         #: Open connections, oldest first.
         self._connections: dict[HttpConnection, None] = {}
@@ -73,7 +78,14 @@ class HttpServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> HttpServer:
         await self._listener.bind(host, port)
+        self._hosts = HostCheck(host, self.port, self.allowed_hosts)
         return self
+
+    @property
+    def hosts(self) -> HostCheck:
+        """The Host names a request must carry to be served here (known once the server listens)."""
+        assert self._hosts is not None, "server not started"
+        return self._hosts
 
     @property
     def port(self) -> int:

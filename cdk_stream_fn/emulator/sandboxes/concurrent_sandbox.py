@@ -48,6 +48,7 @@ from cdk_stream_fn.emulator.sandboxes.sandbox import (
     Sandbox,
     print_log_line,
 )
+from cdk_stream_fn.emulator.sandboxes.waits import first_done
 
 log = logging.getLogger("cdk_stream_fn.emulator")
 
@@ -180,15 +181,10 @@ class ConcurrentSandbox(Sandbox):
         """Watch one runtime process: its init (error, exit, overrun) and, once it is ready, its exit."""
         api = self.api
         assert api is not None
-        waiters: dict[str, asyncio.Future[Any]] = {
-            "ready": api.initialized.future,
-            "init_error": api.init_failed.future,
-            "exited": exited,
-        }
-        done, _ = await asyncio.wait(
-            waiters.values(), timeout=self.init_timeout_seconds, return_when=asyncio.FIRST_COMPLETED
+        outcome = await first_done(
+            {"ready": api.initialized.future, "init_error": api.init_failed.future, "exited": exited},
+            timeout=self.init_timeout_seconds,
         )
-        outcome = next((name for name, future in waiters.items() if future in done), "timeout")
         if outcome == "ready":
             await asyncio.shield(exited)
             outcome = "exited"

@@ -122,21 +122,23 @@ class RuntimeApiServer:
         self.restore_failed = Milestone()
         self._connections: set[RuntimeConnection] = set()
         self._http = HttpServer(name=name, attach=self._attach)
-        #: The Host names requests must carry (set once listening): a web page must not reach this server.
-        self.hosts = HostCheck("127.0.0.1", 0)
 
     @classmethod
     async def start(cls, host: str = "127.0.0.1", port: int = 0, **options: object) -> RuntimeApiServer:
         """Create a Runtime API and start listening (port 0: any free port)."""
         server = cls(**options)  # type: ignore[arg-type]
         await server._http.start(host, port)
-        server.hosts = HostCheck(host, server._http.port)
         return server
 
     @property
     def address(self) -> str:
         """`host:port`, the value for the runtime's `AWS_LAMBDA_RUNTIME_API`."""
         return self._http.address
+
+    @property
+    def hosts(self) -> HostCheck:
+        """The Host names requests must carry: a web page must not reach this server."""
+        return self._http.hosts
 
     @property
     def phase(self) -> Phase:

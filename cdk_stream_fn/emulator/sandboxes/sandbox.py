@@ -258,10 +258,9 @@ class Sandbox:
                 retried_at = time.perf_counter()
                 outcome = await self._pick_up(invocation, timeout)
                 if outcome == "timeout":
-                    await self._recycle(
+                    await self._time_out(
                         invocation,
-                        platform_errors.timed_out(invocation.request_id, timeout),
-                        reason=f"the runtime did not initialize within the function's timeout, {timeout:g} s",
+                        f"the runtime did not initialize within the function's timeout, {timeout:g} s",
                     )
                     return
                 remaining = timeout - (time.perf_counter() - retried_at)
@@ -270,10 +269,8 @@ class Sandbox:
         else:
             outcome = await self._pick_up(invocation, timeout)
             if outcome == "timeout":
-                await self._recycle(
-                    invocation,
-                    platform_errors.timed_out(invocation.request_id, timeout),
-                    reason=f"the runtime did not ask for the next event within {timeout:g} s",
+                await self._time_out(
+                    invocation, f"the runtime did not ask for the next event within {timeout:g} s"
                 )
                 return
             remaining = self._remaining(invocation)
@@ -297,11 +294,12 @@ class Sandbox:
         if outcome == "exited":
             await self._recycle(invocation, self._exit_error(invocation), reason="runtime exited")
             return
-        await self._recycle(
-            invocation,
-            platform_errors.timed_out(invocation.request_id, timeout),
-            reason=f"Task timed out after {timeout:.2f} seconds",
-        )
+        await self._time_out(invocation, f"Task timed out after {timeout:.2f} seconds")
+
+    async def _time_out(self, invocation: Invocation, reason: str) -> None:
+        """Fail `invocation` with the function's timeout (`Sandbox.Timedout`) and replace the runtime."""
+        error = platform_errors.timed_out(invocation.request_id, self.config.timeout_seconds)
+        await self._recycle(invocation, error, reason=reason)
 
     async def _pick_up(self, invocation: Invocation, limit: float) -> str:
         """Wait up to `limit` seconds for the runtime to pick `invocation` up: "picked_up", "init_error",

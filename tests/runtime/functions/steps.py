@@ -94,6 +94,12 @@ def streamed_compressed(event, response_stream, context):
     _run(event["steps"], response_stream)
 
 
+@streamify_response(compress=True)
+async def streamed_async_compressed(event, response_stream, context):
+    """``streamed_compressed`` as an ``async def``: on Managed Instances it runs on the event loop's slots."""
+    _run(event["steps"], response_stream)
+
+
 @streamify_response(compress=True, headers={"content-type": "application/x-ndjson"})
 def lines_compressed(event, context):
     """A generator whose HTTP prelude comes from the decorator: one JSON line per yield."""
