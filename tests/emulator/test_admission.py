@@ -177,6 +177,27 @@ def test_local_only_servers_refuse_foreign_hosts_and_any_browser_page() -> None:
 
 
 @pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ([(b"host", b"127.0.0.1:9001")], None),
+        ([(b"host", b"127.0.0.1:9001"), (b"host", b"127.0.0.1:9001")], 400),
+        ([(b"host", b"127.0.0.1:9001"), (b"sec-fetch-site", b"cross-site")], 403),
+        ([(b"origin", b"http://x.test"), (b"host", b"127.0.0.1:9001")], 403),
+        ([], 400),
+    ],
+)
+def test_a_host_accepted_before_does_not_let_a_browser_or_a_second_host_through(
+    headers: list[tuple[bytes, bytes]], status: int | None
+) -> None:
+    runtime_api = HostCheck("127.0.0.1", 9001)
+    assert foreign_caller(runtime_api, [(b"host", b"127.0.0.1:9001")], "1.1") is None  # now remembered
+
+    refusal = foreign_caller(runtime_api, headers, "1.1")
+
+    assert (refusal.status if refusal else None) == status
+
+
+@pytest.mark.parametrize(
     ("method", "target", "expected"),
     [
         ("GET", "/", RequestTarget(TargetForm.ORIGIN, path="/")),

@@ -110,6 +110,10 @@ class HostCheck:
         #: values are kept, and at most `_MAX_REMEMBERED` of them.
         self._accepted: set[bytes] = set()
 
+    def remembers(self, host: bytes) -> bool:
+        """Whether `host`, a Host header's value as sent, was accepted before (one set lookup)."""
+        return host in self._accepted
+
     def refusal(self, headers: Headers, http_version: str, *, authority: str | None = None) -> Refusal | None:
         """Why this request may not be served here, or None if its Host is one of ours.
 
@@ -165,8 +169,23 @@ def cross_origin(headers: Headers, own_origin: str | None) -> str | None:
     return None
 
 
+#: The headers by which a browser marks a request a page made (see `cross_origin`).
+_BROWSER_MARKS = frozenset({b"origin", b"sec-fetch-site"})
+
+
 def foreign_caller(hosts: HostCheck, headers: Headers, http_version: str) -> Refusal | None:
     """For a server only local programs call (the Runtime API): a Host not of `hosts`, or any browser page."""
+    # The Runtime API sees two requests per invocation: its common case (one Host already accepted, no
+    # browser marks) is decided in one pass over the headers.
+    host_count, host, marked = 0, b"", False
+    for name, value in headers:
+        if name == b"host":
+            host_count += 1
+            host = value
+        elif name in _BROWSER_MARKS:
+            marked = True
+    if host_count == 1 and not marked and hosts.remembers(host):
+        return None
     refusal = hosts.refusal(headers, http_version)
     if refusal is not None:
         return refusal

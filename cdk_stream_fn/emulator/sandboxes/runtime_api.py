@@ -196,7 +196,6 @@ class RuntimeApiServer:
         self.initialized = Milestone()
         self.restore_ready = Milestone()
         self.restore_failed = Milestone()
-        self.initialized = Milestone()
 
     def drop_queued(self) -> list[Invocation]:
         """Take back the invocations no runtime picked up yet (to fail them: none will)."""
@@ -268,6 +267,7 @@ class RuntimeConnection:
         self.api = api
         self.lifecycle = api.lifecycle
         self.conn = conn
+        self._hosts = api.hosts
         self._reader: BodyReader | None = None
         #: The invocation whose answer this connection is receiving, and which kind of answer.
         self._answering: Invocation | None = None
@@ -408,7 +408,7 @@ class RuntimeConnection:
     # -- routing ----------------------------------------------------------------------------------
 
     def _route(self, request: Request) -> None:
-        if (refusal := foreign_caller(self.api.hosts, request.headers, request.http_version)) is not None:
+        if (refusal := foreign_caller(self._hosts, request.headers, request.http_version)) is not None:
             self._read_body(
                 DiscardedBody(lambda: self.answer_error(refusal.status, refusal.code, refusal.message))
             )
