@@ -34,7 +34,7 @@ _MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64":
 
 
 @dataclass(frozen=True)
-class Interpreter:
+class LocalInterpreter:
     """A CPython on this machine."""
 
     path: str
@@ -55,9 +55,9 @@ class Interpreter:
         return self.path == sys.executable
 
 
-def current_interpreter() -> Interpreter:
+def current_interpreter() -> LocalInterpreter:
     """The Python the emulator runs on (cdk-stream-fn depends on pip, so it has pip)."""
-    return Interpreter(
+    return LocalInterpreter(
         path=sys.executable,
         version=platform.python_version(),
         machine=_MACHINES.get(platform.machine().lower(), platform.machine()),
@@ -66,7 +66,7 @@ def current_interpreter() -> Interpreter:
 
 
 @functools.cache
-def find_interpreter(minor: str) -> Interpreter | None:
+def find_interpreter(minor: str) -> LocalInterpreter | None:
     """A CPython `minor` (`3.13`) on this machine: this one if it is that version, else the first that
     answers of `python3.X` on PATH, then pyenv's and uv's installs of it; None if there is none."""
     current = current_interpreter()
@@ -101,7 +101,7 @@ def _xdg_data(environment: dict[str, str], home: Path) -> Path:
     return Path(environment.get("XDG_DATA_HOME") or home / ".local" / "share")
 
 
-def probe(path: str) -> Interpreter | None:
+def probe(path: str) -> LocalInterpreter | None:
     """Ask `path` what it is; None if it does not answer as a CPython."""
     try:
         result = subprocess.run(
@@ -118,7 +118,7 @@ def probe(path: str) -> Interpreter | None:
     if not isinstance(answer, dict) or answer.get("implementation") != "cpython":
         return None
     machine = str(answer.get("machine", ""))
-    return Interpreter(
+    return LocalInterpreter(
         path=path,
         version=str(answer["version"]),
         machine=_MACHINES.get(machine.lower(), machine),

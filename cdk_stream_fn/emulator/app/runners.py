@@ -23,7 +23,7 @@ from pathlib import Path
 
 from cdk_stream_fn.dependencies import LambdaPlatform
 from cdk_stream_fn.emulator.app.dependency_cache import InstallTarget
-from cdk_stream_fn.emulator.app.interpreters import Interpreter, current_interpreter, find_interpreter
+from cdk_stream_fn.emulator.app.interpreters import LocalInterpreter, current_interpreter, find_interpreter
 from cdk_stream_fn.platform_roots.launch import PlatformRoot
 from cdk_stream_fn.platform_roots.platforms import Platform, PlatformError, host_architecture, parse_platform
 
@@ -45,7 +45,7 @@ class Runner:
     """`3.13`."""
     architecture: str
     """Lambda's name of the machine it runs on: `x86_64` or `arm64`."""
-    interpreter: Interpreter | None = None
+    interpreter: LocalInterpreter | None = None
     root: PlatformRoot | None = None
     stands_in_for: str | None = None
     """The runtime (`python3.14`) this Python stands in for, when none of its version could be found."""
