@@ -8,24 +8,9 @@ from pathlib import Path
 
 import pytest
 from emulator.harness import ServedEmulator
-from runtime.fake_runtime_api import FakeRuntimeApi
-from stream_fn.runtime_api import RuntimeApiClient
+from runtime.conftest import client, fake_api  # noqa: F401 - the runtime tests' fixtures, shared
 
 from cdk_stream_fn.emulator.sandboxes.config import FunctionConfig
-
-
-@pytest.fixture
-def fake_api() -> Iterator[FakeRuntimeApi]:
-    with FakeRuntimeApi() as api:
-        yield api
-
-
-@pytest.fixture
-def client(fake_api: FakeRuntimeApi) -> Iterator[RuntimeApiClient]:
-    client = RuntimeApiClient(fake_api.address, "test-agent")
-    yield client
-    client.close()
-
 
 FUNCTIONS = Path(__file__).parent / "functions"
 #: name -> (handler, timeout in seconds). The deadline tests run with a short timeout (2.5 s) and a
